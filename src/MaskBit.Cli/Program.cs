@@ -1,0 +1,1 @@
+MaskBit.Interop.NativeLibraryFix.EnsureLoadable();

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using MaskBit.Interop;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MaskBit.Tests;
+
+/// <summary>
+/// The fixtures written by the original code. Tests read the folder named by <c>MASKBIT_GOLDEN_DIR</c> when it is
+/// set, else the repo copy <c>tests/golden</c>, and check every case folder of a kind they know.
+/// </summary>
+public sealed class GoldenCase
+{
+    public required string Name { get; init; }
+    public required string Dir { get; init; }
+    public required JsonElement Json { get; init; }
+    public string Kind => Json.GetProperty("kind").GetString()!;
+    public string ModelPath => Path.Combine(Dir, "model.bin");
+    public override string ToString() => Name;
+
+    OrderedDictionary<string, Tensor>? _tensors;
+    public OrderedDictionary<string, Tensor> Tensors => _tensors ??= Checkpoint.ReadStateDict(Path.Combine(Dir, "tensors.pt"));
+    public Tensor this[string name] => Tensors.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{Name}/tensors.pt has no tensor '{name}'");
+    public bool Has(string name) => Tensors.ContainsKey(name);
+
+    /// <summary>(atol, rtol) stated by the case for <paramref name="tensor"/>; <c>null</c> when it is compared exactly.</summary>
+    public (double atol, double rtol)? Tolerance(string tensor, double defaultAtol = 1e-4)
+    {
+        if (Json.TryGetProperty("tolerances", out var tol) && tol.TryGetProperty("per_tensor", out var per)
+            && per.TryGetProperty(tensor, out var t))
+        {
+            if (t.ValueKind == JsonValueKind.String) return null; // "exact"
+            return (t.GetProperty("atol").GetDouble(), t.TryGetProperty("rtol", out var r) ? r.GetDouble() : 0);
+        }
+        return (defaultAtol, 0);
+    }
+
+    /// <summary>Asserts actual ≈ golden tensor within the case's tolerance (exact for integer tensors).</summary>
+    public void AssertClose(string name, Tensor actual, double defaultAtol = 1e-4)
+    {
+        var expected = this[name];
+        Golden.AssertClose(expected, actual, Tolerance(name, defaultAtol), $"{Name}:{name}");
+    }
+}
+
+public static class Golden
+{
+    public static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir != null && !File.Exists(Path.Combine(dir.FullName, "MaskBit.slnx"))) dir = dir.Parent;
+            return dir?.FullName ?? throw new InvalidOperationException("cannot find the repository root (MaskBit.slnx) above " + AppContext.BaseDirectory);
+        }
+    }
+
+    public static string Dir
+    {
+        get
+        {
+            var env = Environment.GetEnvironmentVariable("MASKBIT_GOLDEN_DIR");
+            return string.IsNullOrEmpty(env) ? Path.Combine(RepoRoot, "tests", "golden") : Path.GetFullPath(env);
+        }
+    }
+
+    /// <summary>Every case folder (with a case.json) whose kind is <paramref name="kind"/>.</summary>
+    public static IEnumerable<GoldenCase> Cases(string kind)
+    {
+        if (!Directory.Exists(Dir)) throw new DirectoryNotFoundException($"golden fixture folder not found: {Dir}");
+        foreach (var d in Directory.GetDirectories(Dir).OrderBy(x => x, StringComparer.Ordinal))
+        {
+            var cj = Path.Combine(d, "case.json");
+            if (!File.Exists(cj)) continue;
+            var json = JsonDocument.Parse(File.ReadAllText(cj)).RootElement;
+            if (json.GetProperty("kind").GetString() == kind)
+                yield return new GoldenCase { Name = Path.GetFileName(d), Dir = d, Json = json };
+        }
+    }
+
+    /// <summary>xunit MemberData: one row per case of the kind.</summary>
+    public static TheoryData<string> CaseNames(string kind)
+    {
+        var data = new TheoryData<string>();
+        foreach (var c in Cases(kind)) data.Add(c.Name);
+        return data;
+    }
+
+    public static GoldenCase Case(string name)
+    {
+        var d = Path.Combine(Dir, name);
+        var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(d, "case.json"))).RootElement;
+        return new GoldenCase { Name = name, Dir = d, Json = json };
+    }
+
+    public static void AssertClose(Tensor expected, Tensor actual, (double atol, double rtol)? tol, string what)
+    {
+        Assert.True(expected.shape.SequenceEqual(actual.shape),
+            $"{what}: shape [{string.Join(",", actual.shape)}] != expected [{string.Join(",", expected.shape)}]");
+        if (tol is null || !expected.is_floating_point())
+        {
+            var eq = expected.to(int64).eq(actual.to(int64));
+            var bad = eq.logical_not().sum().item<long>();
+            Assert.True(bad == 0, $"{what}: {bad} of {expected.numel()} elements differ (exact comparison)");
+            return;
+        }
+        var (atol, rtol) = tol.Value;
+        var e = expected.to(float64);
+        var a = actual.to(float64).cpu();
+        var diff = (a - e).abs();
+        var limit = atol + rtol * e.abs();
+        var maxDiff = diff.numel() == 0 ? 0 : diff.max().item<double>();
+        var over = (diff > limit).sum().item<long>() + a.isnan().sum().item<long>();
+        Assert.True(over == 0, $"{what}: {over} elements outside atol {atol:g3} + rtol {rtol:g3} (max abs diff {maxDiff:g3})");
+    }
+}
