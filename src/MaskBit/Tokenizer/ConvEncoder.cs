@@ -1,0 +1,60 @@
+using MaskBit.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MaskBit.Tokenizer;
+
+/// <summary>
+/// VQGAN+ encoder (spec 1.3): conv_in (no bias) -> down[0..R-1] (R-1 downsampling stages, the last without
+/// downsampling) -> mid -> GN -> SiLU -> 1x1 conv_out to token_size channels.
+/// </summary>
+public sealed class ConvEncoder : Module<Tensor, Tensor>
+{
+    readonly Conv2dSame conv_in;
+    readonly ModuleList<ResidualStage> down;
+    readonly ResidualStage mid;
+    readonly GroupNorm norm_out;
+    readonly Conv2dSame conv_out;
+
+    public ConvEncoder(VqModelConfig c) : base(nameof(ConvEncoder))
+    {
+        ValidateMult(c);
+        long h = c.HiddenChannels;
+        conv_in = new Conv2dSame(c.NumChannels, h, 3, bias: false);
+        var inMult = new[] { 1 }.Concat(c.ChannelMult).ToArray();
+        down = new ModuleList<ResidualStage>();
+        for (int i = 0; i < c.NumResolutions; i++)
+        {
+            var resample = i == c.NumResolutions - 1 ? ResidualStage.Resample.None
+                : c.SampleWithConv ? ResidualStage.Resample.DownConv : ResidualStage.Resample.DownAvgPool;
+            down.Add(new ResidualStage(h * inMult[i], h * inMult[i + 1], c.NumResBlocks, resample));
+        }
+        long outCh = h * c.ChannelMult[^1];
+        mid = new ResidualStage(outCh, outCh, c.NumResBlocks);
+        norm_out = Init.GroupNorm(outCh);
+        conv_out = new Conv2dSame(outCh, c.TokenSize, 1);
+        RegisterComponents();
+    }
+
+    internal static void ValidateMult(VqModelConfig c)
+    {
+        if (c.ChannelMult.Length != c.NumResolutions)
+            throw new ArgumentException($"vq_model.channel_mult has {c.ChannelMult.Length} entries, num_resolutions is {c.NumResolutions}");
+    }
+
+    /// <summary>The stages, for inspecting intermediate activations.</summary>
+    public IList<ResidualStage> Down => down;
+    public Module<Tensor, Tensor> Mid => mid;
+
+    // x: [B, 3, H, W] in [0, 1] -> z: [B, T, H/f, W/f]
+    public override Tensor forward(Tensor x)
+    {
+        x = conv_in.forward(x);
+        foreach (var stage in down) x = stage.forward(x);
+        x = mid.forward(x);
+        return conv_out.forward(F.silu(norm_out.forward(x)));
+    }
+}

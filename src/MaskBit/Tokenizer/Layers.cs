@@ -1,0 +1,77 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MaskBit.Tokenizer;
+
+/// <summary>
+/// <c>Conv2dSame</c>: a plain convolution (padding 0) preceded by TensorFlow-style SAME zero padding.
+/// Per spatial dim pad = max((ceil(i/s)-1)*s + (k-1)*d + 1 - i, 0), split floor on top/left and the rest on
+/// bottom/right, so a stride-2 3x3 conv on an even size pads 0 top/left and 1 bottom/right (asymmetric):
+/// the released weights were trained with exactly this padding.
+/// Parameters are named <c>weight</c>/<c>bias</c> like the original's nn.Conv2d subclass.
+/// </summary>
+public sealed class Conv2dSame : Module<Tensor, Tensor>
+{
+    readonly long _stride, _dilation, _kernel;
+    readonly Parameter weight;
+    readonly Parameter? bias;
+
+    public Conv2dSame(long inChannels, long outChannels, long kernelSize, long stride = 1, bool bias = true, long dilation = 1)
+        : base(nameof(Conv2dSame))
+    {
+        _stride = stride; _dilation = dilation; _kernel = kernelSize;
+        weight = Parameter(empty(outChannels, inChannels, kernelSize, kernelSize));
+        this.bias = bias ? Parameter(empty(outChannels)) : null;
+        Init.ResetConv(weight, this.bias);
+        RegisterComponents();
+    }
+
+    public Parameter Weight => weight;
+
+    // x: [B, Cin, H, W] -> [B, Cout, ceil(H/s), ceil(W/s)]
+    public override Tensor forward(Tensor x)
+    {
+        long PadFor(long size) => Math.Max((long)(Math.Ceiling(size / (double)_stride) - 1) * _stride + (_kernel - 1) * _dilation + 1 - size, 0);
+        long ph = PadFor(x.shape[^2]), pw = PadFor(x.shape[^1]);
+        if (ph > 0 || pw > 0)
+            x = F.pad(x, [pw / 2, pw - pw / 2, ph / 2, ph - ph / 2]);
+        return F.conv2d(x, weight, bias, strides: [_stride, _stride], dilation: [_dilation, _dilation]);
+    }
+}
+
+/// <summary>Small constructors shared by the tokenizer and discriminator modules.</summary>
+public static class Init
+{
+    /// <summary>
+    /// <c>nn.GroupNorm</c> with weight 1 and bias 0. TorchSharp 0.107 allocates GroupNorm's affine parameters with
+    /// <c>torch.empty</c> and never initialises them (garbage/NaN outputs), so every GroupNorm goes through here.
+    /// </summary>
+    public static GroupNorm GroupNorm(long channels, double eps = 1e-6, long groups = 32)
+    {
+        if (channels % groups != 0)
+            throw new ArgumentException($"GroupNorm: {channels} channels are not divisible by {groups} groups");
+        var gn = nn.GroupNorm(groups, channels, eps, affine: true);
+        using (no_grad())
+        {
+            gn.weight!.fill_(1.0);
+            gn.bias!.fill_(0.0);
+        }
+        return gn;
+    }
+
+    /// <summary>PyTorch's default Conv2d/Linear initialisation: kaiming_uniform(a=sqrt(5)) and U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias.</summary>
+    public static void ResetConv(Tensor weight, Tensor? bias)
+    {
+        using var _ = no_grad();
+        nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
+        if (bias is not null)
+        {
+            long fanIn = weight.shape[1] * (weight.dim() > 2 ? weight.shape[2..].Aggregate(1L, (a, b) => a * b) : 1);
+            var bound = fanIn > 0 ? 1.0 / Math.Sqrt(fanIn) : 0;
+            nn.init.uniform_(bias, -bound, bound);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using MaskBit.Config;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MaskBit.Tokenizer;
+
+/// <summary>Builds the tokenizer a <c>model.vq_model</c> section describes (spec 1.1).</summary>
+public static class TokenizerFactory
+{
+    public static ITokenizer Create(VqModelConfig config) => config.ModelClass switch
+    {
+        "vqgan+" => new ConvVqModel(config),
+        "maskgit" => new ConvVqModel(config, legacy: true),
+        "taming" => new TamingVqModel(),
+        _ => throw new ArgumentException($"vq_model.model_class must be 'vqgan+', 'maskgit' or 'taming', got '{config.ModelClass}'"),
+    };
+
+    /// <summary>Checkpoint keys the original drops before loading this tokenizer (Taming: the Lightning loss module).</summary>
+    public static Func<string, bool>? DroppedKeys(VqModelConfig config) =>
+        config.ModelClass == "taming" ? key => key.StartsWith("loss.", StringComparison.Ordinal) : null;
+}

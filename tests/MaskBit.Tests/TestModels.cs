@@ -1,0 +1,44 @@
+using System.Text.Json;
+using MaskBit.Config;
+using MaskBit.Interop;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MaskBit.Tests;
+
+/// <summary>Builds models from a golden case's <c>config</c> section and fills them from its model.bin.</summary>
+public static class TestModels
+{
+    static readonly JsonSerializerOptions Snake = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static VqModelConfig VqConfig(GoldenCase c) =>
+        c.Json.GetProperty("config").GetProperty("model").GetProperty("vq_model").Deserialize<VqModelConfig>(Snake)!;
+
+    /// <summary>Copies every tensor of <paramref name="path"/> into the module, asserting the key sets are equal.</summary>
+    public static void Load(nn.Module module, string path)
+    {
+        var sd = Checkpoint.ReadStateDict(path);
+        var own = module.state_dict();
+        Assert.Equal(own.Keys.OrderBy(k => k, StringComparer.Ordinal), sd.Keys.OrderBy(k => k, StringComparer.Ordinal));
+        using var _ = no_grad();
+        foreach (var (k, v) in sd) own[k].copy_(v);
+    }
+
+    /// <summary>Runs <paramref name="run"/> while capturing the outputs of the named submodules.</summary>
+    public static Dictionary<string, Tensor> CaptureActivations(nn.Module model, IEnumerable<string> names, Action run)
+    {
+        var modules = model.named_modules().ToDictionary(m => m.name, m => m.module);
+        var captured = new Dictionary<string, Tensor>();
+        var removers = new List<Action>();
+        foreach (var name in names)
+        {
+            Assert.True(modules.ContainsKey(name), $"model has no submodule '{name}'");
+            var m = (nn.Module<Tensor, Tensor>)modules[name];
+            var handle = m.register_forward_hook((_, _, output) => { captured[name] = output.detach().clone(); return output; });
+            removers.Add(handle.remove);
+        }
+        try { run(); }
+        finally { foreach (var remove in removers) remove(); }
+        return captured;
+    }
+}
