@@ -63,3 +63,15 @@ public sealed record MlmModelConfig
     /// <summary>Written by the original's scripts (2^(bits // splits)); derived when absent.</summary>
     public int? MaskToken { get; init; }
 }
+
+/// <summary><c>model.discriminator</c>: the tokenizer's GAN discriminator (spec 3.1).</summary>
+public sealed record DiscriminatorConfig
+{
+    /// <summary><c>VQGAN+Discriminator</c> (NLayerDiscriminatorv2) or <c>Original</c> (PatchGAN).</summary>
+    public string Name { get; init; } = "VQGAN+Discriminator";
+    public int NumChannels { get; init; } = 3;
+    public int NumStages { get; init; } = 4;
+    public int HiddenChannels { get; init; } = 128;
+    public bool BlurResample { get; init; } = true;
+    public int BlurKernelSize { get; init; } = 4;
+}

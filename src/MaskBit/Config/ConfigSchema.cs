@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace MaskBit.Config;
+
+/// <summary>Builds a <see cref="ConfigException"/> for a dotted key (the caller knows which source the key came from).</summary>
+internal delegate ConfigException ConfigError(string key, string problem);
+
+/// <summary>
+/// The config records seen as a schema: YAML key <c>snake_case</c> &lt;-&gt; property <c>PascalCase</c>, found by
+/// reflection; binding a YAML tree onto the records, with every mismatch reported by dotted key.
+/// </summary>
+internal static class ConfigSchema
+{
+    /// <summary>The settable properties of a config record with their YAML keys, in declaration order.</summary>
+    public static IEnumerable<(string Key, PropertyInfo Property)> Properties(Type record) =>
+        record.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.SetMethod is not null)
+            .OrderBy(p => p.MetadataToken)
+            .Select(p => (SnakeCase(p.Name), p));
+
+    /// <summary>ChannelMult -> channel_mult, EnableTf32 -> enable_tf32.</summary>
+    public static string SnakeCase(string pascal) =>
+        string.Concat(pascal.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "_" : "") + char.ToLowerInvariant(c) : c.ToString()));
+
+    /// <summary>A record type that maps to a YAML section (as opposed to a scalar or a list).</summary>
+    public static bool IsSection(Type type) => type.IsClass && type != typeof(string) && !type.IsArray;
+
+    public static string Join(string parent, string key) => parent.Length == 0 ? key : $"{parent}.{key}";
+
+    /// <summary>Throws unless <paramref name="path"/> (dotted key split at the dots) names a key below <paramref name="root"/>.</summary>
+    public static void CheckPath(Type root, string[] path, ConfigError error)
+    {
+        var type = root;
+        for (var i = 0; i < path.Length; i++)
+        {
+            var parent = string.Join('.', path[..i]);
+            if (!IsSection(type)) throw error(string.Join('.', path), $"'{parent}' is a value, not a section");
+            var property = Properties(type).FirstOrDefault(p => p.Key == path[i]).Property
+                ?? throw error(string.Join('.', path), "unknown key" + Suggestion(type, path[i], parent));
+            type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        }
+    }
+
+    /// <summary>Binds a YAML mapping onto a new <typeparamref name="T"/>.</summary>
+    public static T Bind<T>(YamlMappingNode root, ConfigError error) => (T)Section(typeof(T), root, "", error);
+
+    public static string KeyName(YamlNode key, string parent, ConfigError error) =>
+        key is YamlScalarNode { Value: { } name } ? name : throw error(parent, $"expected plain key names, got {Show(key)}");
+
+    static object Section(Type type, YamlMappingNode node, string key, ConfigError error)
+    {
+        var properties = Properties(type).ToDictionary(p => p.Key, p => p.Property);
+        var record = Activator.CreateInstance(type)!;
+        var seen = new HashSet<string>();
+        foreach (var (keyNode, valueNode) in node.Children)
+        {
+            var name = KeyName(keyNode, key, error);
+            var childKey = Join(key, name);
+            if (!properties.TryGetValue(name, out var property)) throw error(childKey, "unknown key" + Suggestion(type, name, key));
+            var nullable = new NullabilityInfoContext().Create(property).WriteState == NullabilityState.Nullable;
+            property.SetValue(record, Value(property.PropertyType, nullable, valueNode, childKey, error));
+            seen.Add(name);
+        }
+        var missing = properties.FirstOrDefault(p => p.Value.IsDefined(typeof(RequiredMemberAttribute)) && !seen.Contains(p.Key)).Key;
+        return missing is null ? record : throw error(Join(key, missing), "missing required key");
+    }
+
+    static object? Value(Type type, bool nullable, YamlNode node, string key, ConfigError error)
+    {
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: null or "" or "~" or "null" or "Null" or "NULL" })
+            return nullable ? null : throw error(key, $"expected {Describe(target)}, got null");
+        if (IsSection(target))
+            return node is YamlMappingNode mapping ? Section(target, mapping, key, error) : throw error(key, $"expected a section, got {Show(node)}");
+        if (target.IsArray)
+        {
+            if (node is not YamlSequenceNode list) throw error(key, $"expected a list, got {Show(node)}");
+            var element = target.GetElementType()!;
+            var array = Array.CreateInstance(element, list.Children.Count);
+            for (var i = 0; i < array.Length; i++) array.SetValue(Value(element, false, list.Children[i], $"{key}[{i}]", error), i);
+            return array;
+        }
+        var text = node is YamlScalarNode scalar ? scalar.Value! : throw error(key, $"expected {Describe(target)}, got {Show(node)}");
+        return Parse(target, text) ?? throw error(key, $"expected {Describe(target)}, got '{text}'");
+    }
+
+    // YAML-typed scalars as OmegaConf reads them: `1_350_000` is an int, `1e-4` a float, True/False booleans.
+    static object? Parse(Type type, string text)
+    {
+        var number = text.Replace("_", "");
+        if (type == typeof(string)) return text;
+        if (type == typeof(int)) return int.TryParse(number, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var i) ? i : null;
+        if (type == typeof(double)) return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : null;
+        if (type == typeof(bool)) return text switch { "true" or "True" or "TRUE" => true, "false" or "False" or "FALSE" => false, _ => null };
+        throw new NotSupportedException($"config property type {type.Name}");
+    }
+
+    static string Describe(Type type) =>
+        type == typeof(int) ? "an integer" : type == typeof(double) ? "a number" : type == typeof(bool) ? "true or false"
+        : type == typeof(string) ? "a string" : type.IsArray ? "a list" : "a section";
+
+    static string Show(YamlNode node) => node switch
+    {
+        YamlScalarNode s => $"'{s.Value}'",
+        YamlSequenceNode => "a list",
+        _ => "a section",
+    };
+
+    // " (did you mean 'a.b'?)" for the closest key of the section, else the list of its keys.
+    static string Suggestion(Type section, string key, string parent)
+    {
+        var keys = Properties(section).Select(p => p.Key).ToList();
+        var best = keys.MinBy(k => EditDistance(k, key))!;
+        return EditDistance(best, key) <= Math.Max(2, key.Length / 3)
+            ? $" (did you mean '{Join(parent, best)}'?)"
+            : $" (keys of {(parent.Length == 0 ? "the root" : $"'{parent}'")}: {string.Join(", ", keys)})";
+    }
+
+    static int EditDistance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var diagonal = row[0];
+            row[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
+    }
+}
