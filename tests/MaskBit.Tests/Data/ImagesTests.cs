@@ -83,6 +83,11 @@ public sealed class ImagesTests : IDisposable
     public void JpegDecodesLikePillow() =>
         Assert.Equal(Fixture("input_jpg_decoded.png").Pixels, Fixture("input.jpg").Pixels);
 
+    [Theory]
+    [InlineData("input.bmp", "input.png"), InlineData("input_lossless.webp", "input.png"), InlineData("anim.gif", "anim_frame0.png")]
+    public void OtherFormatsDecodeLikePillow(string file, string expected) =>
+        Assert.Equal(Fixture(expected).Pixels, Fixture(file).Pixels);
+
     [Fact]
     public void AlphaIsDroppedAndGrayIsRepeated()
     {
