@@ -72,7 +72,8 @@ public static class Images
     {
         if (images.ndim == 3) { Save(path, RgbImage.FromTensor(images)); return; }
         if (images.ndim != 4) throw new ArgumentException($"expected [3, H, W] or [B, 3, H, W] to save to {path}, got [{string.Join(", ", images.shape)}]");
-        SaveGrid(path, [Enumerable.Range(0, (int)images.shape[0]).Select(i => images[i]).ToList()], padding);
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        SaveGrid(path, [images.unbind(0)], padding);
     }
 
     /// <summary>
