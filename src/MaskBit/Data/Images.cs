@@ -1,0 +1,134 @@
+using SkiaSharp;
+using static TorchSharp.torch;
+
+namespace MaskBit.Data;
+
+/// <summary>
+/// Image files in and out, and the original's evaluation transform
+/// (<c>Resize(size, interpolation)</c> + <c>CenterCrop(size)</c> + <c>ToTensor</c>, spec 8.2).
+/// </summary>
+public static class Images
+{
+    /// <summary>Decodes any format SkiaSharp reads (PNG, JPEG, WebP, BMP, GIF first frame, ...) to RGB;
+    /// alpha is dropped, not composited, as PIL's <c>convert('RGB')</c> does. <paramref name="source"/> names the data in errors.</summary>
+    public static RgbImage Decode(byte[] data, string source)
+    {
+        using var skData = SKData.CreateCopy(data);
+        using var codec = SKCodec.Create(skData)
+            ?? throw new InvalidDataException($"cannot decode image {source}: not an image format SkiaSharp reads");
+        // Unpremultiplied RGBA so colour values stay those of the file whatever the alpha; no colour-space
+        // conversion (PIL ignores embedded profiles too).
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var result = codec.GetPixels(info, out byte[] rgba);
+        if (result != SKCodecResult.Success) throw new InvalidDataException($"cannot decode image {source}: {result}");
+        var rgb = new byte[info.Width * info.Height * 3];
+        for (int i = 0, j = 0; j < rgb.Length; i += 4, j += 3)
+        {
+            rgb[j] = rgba[i];
+            rgb[j + 1] = rgba[i + 1];
+            rgb[j + 2] = rgba[i + 2];
+        }
+        return new RgbImage(info.Width, info.Height, rgb);
+    }
+
+    /// <summary>Reads and decodes an image file (see <see cref="Decode"/>).</summary>
+    public static RgbImage Read(string path)
+    {
+        byte[] data;
+        try { data = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot read image {path}: {e.Message}", e);
+        }
+        return Decode(data, path);
+    }
+
+    /// <summary>An image file as torchvision's <c>ToTensor</c> gives it: [3, H, W] float32, values k/255.</summary>
+    public static Tensor Load(string path) => Read(path).ToTensor();
+
+    /// <summary>torchvision <c>Resize(size)</c> with an int size: the shorter side becomes <paramref name="size"/>,
+    /// the longer <c>int(size * long / short)</c>; resampled like PIL.</summary>
+    public static RgbImage ResizeShorterSide(RgbImage image, int size, Interpolation interpolation)
+    {
+        int shortSide = Math.Min(image.Width, image.Height), longSide = Math.Max(image.Width, image.Height);
+        int newLong = (int)((double)((long)size * longSide) / shortSide);
+        return image.Width <= image.Height
+            ? image.Resize(size, newLong, interpolation)
+            : image.Resize(newLong, size, interpolation);
+    }
+
+    /// <summary>torchvision <c>CenterCrop(size)</c>: offsets <c>int(round((side - size) / 2))</c>, rounding half to even
+    /// like Python. The image must be at least <paramref name="size"/> on both sides.</summary>
+    public static RgbImage CenterCrop(RgbImage image, int size) =>
+        image.Crop((int)Math.Round((image.Width - size) / 2.0, MidpointRounding.ToEven),
+                   (int)Math.Round((image.Height - size) / 2.0, MidpointRounding.ToEven), size, size);
+
+    /// <summary>The original's evaluation transform: Resize(size) + CenterCrop(size) + ToTensor -> [3, size, size] float32.</summary>
+    public static Tensor EvalTransform(RgbImage image, int size, Interpolation interpolation) =>
+        CenterCrop(ResizeShorterSide(image, size, interpolation), size).ToTensor();
+
+    /// <summary>Writes a [3, H, W] image, or a [B, 3, H, W] batch as one row, as PNG (see <see cref="RgbImage.FromTensor"/>).</summary>
+    public static void Save(string path, Tensor images, int padding = 2)
+    {
+        if (images.ndim == 3) { Save(path, RgbImage.FromTensor(images)); return; }
+        if (images.ndim != 4) throw new ArgumentException($"expected [3, H, W] or [B, 3, H, W] to save to {path}, got [{string.Join(", ", images.shape)}]");
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        SaveGrid(path, [images.unbind(0)], padding);
+    }
+
+    /// <summary>
+    /// Writes one PNG grid, a row per list (e.g. original | reconstruction | |difference|), cells [3, H, W] of one size,
+    /// <paramref name="padding"/> black pixels around and between cells (as torchvision's make_grid).
+    /// </summary>
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows, int padding = 2)
+    {
+        if (rows.Count == 0 || rows.All(r => r.Count == 0)) throw new ArgumentException($"no images to save to {path}");
+        if (padding < 0) throw new ArgumentException($"grid padding must be >= 0, got {padding}");
+        var cells = rows.Select(r => r.Select(RgbImage.FromTensor).ToList()).ToList();
+        var first = cells.First(r => r.Count > 0)[0];
+        int w = first.Width, h = first.Height, cols = cells.Max(r => r.Count);
+        int gridW = cols * (w + padding) + padding, gridH = cells.Count * (h + padding) + padding;
+        var grid = new byte[gridW * gridH * 3];
+        for (int r = 0; r < cells.Count; r++)
+        for (int c = 0; c < cells[r].Count; c++)
+        {
+            var cell = cells[r][c];
+            if (cell.Width != w || cell.Height != h)
+                throw new ArgumentException($"grid cells must all be {w}x{h}, row {r} column {c} is {cell.Width}x{cell.Height}");
+            int x0 = padding + c * (w + padding), y0 = padding + r * (h + padding);
+            for (int y = 0; y < h; y++)
+                Array.Copy(cell.Pixels, y * w * 3, grid, ((y0 + y) * gridW + x0) * 3, w * 3);
+        }
+        Save(path, new RgbImage(gridW, gridH, grid));
+    }
+
+    /// <summary>Writes <paramref name="image"/> as PNG atomically (temporary file + rename); creates the folder.</summary>
+    public static void Save(string path, RgbImage image)
+    {
+        var rgba = new byte[image.Width * image.Height * 4];
+        for (int i = 0, j = 0; j < image.Pixels.Length; i += 4, j += 3)
+        {
+            rgba[i] = image.Pixels[j];
+            rgba[i + 1] = image.Pixels[j + 1];
+            rgba[i + 2] = image.Pixels[j + 2];
+            rgba[i + 3] = 255;
+        }
+        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        using var skImage = SKImage.FromPixelCopy(info, rgba);
+        using var png = skImage.Encode(SKEncodedImageFormat.Png, 100);
+
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var file = File.Create(tmp)) png.SaveTo(file);
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(tmp); // no-op after the rename
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using MaskBit.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MaskBit.Tests.Data;
+
+public sealed class ImagesTests : IDisposable
+{
+    // Written by tests/fixtures/images/make_fixtures.py with Pillow 9.4 (see its docstring).
+    static readonly string Fixtures = Path.Combine(Golden.RepoRoot, "tests", "fixtures", "images");
+    readonly string _tmp = Path.Combine(Path.GetTempPath(), "maskbit-images-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_tmp)) Directory.Delete(_tmp, recursive: true);
+    }
+
+    static RgbImage Fixture(string name) => Images.Read(Path.Combine(Fixtures, name));
+
+    static RgbImage RandomImage(int width, int height, int seed)
+    {
+        var pixels = new byte[width * height * 3];
+        new Random(seed).NextBytes(pixels);
+        return new RgbImage(width, height, pixels);
+    }
+
+    [Fact]
+    public void PngRoundTripIsExact()
+    {
+        var image = RandomImage(13, 7, 1);
+        var path = Path.Combine(_tmp, "nested", "a.png");
+        Images.Save(path, image);
+        var back = Images.Read(path);
+        Assert.Equal((13, 7), (back.Width, back.Height));
+        Assert.Equal(image.Pixels, back.Pixels);
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(path)!)); // no temporary file left
+    }
+
+    [Fact]
+    public void LoadGivesChannelsFirstOver255()
+    {
+        var image = RandomImage(5, 3, 2);
+        var path = Path.Combine(_tmp, "b.png");
+        Images.Save(path, image);
+        using var t = Images.Load(path);
+        Assert.Equal(new long[] { 3, 3, 5 }, t.shape);
+        Assert.Equal(ScalarType.Float32, t.dtype);
+        // pixel (y=2, x=4), channel G
+        Assert.Equal(image.Pixels[(2 * 5 + 4) * 3 + 1] / 255f, t[1, 2, 4].item<float>());
+    }
+
+    [Fact]
+    public void FromTensorClampsAndTruncates()
+    {
+        using var t = torch.tensor(new float[] { -0.2f, 0.999f, 1.5f, 100.9f / 255, 0.5f, 0f }, new long[] { 3, 1, 2 });
+        // [3, 1, 2] -> pixels (R, G, B): (-0.2, 1.5, 0.5), (0.999, 100.9/255, 0)
+        Assert.Equal(new byte[] { 0, 255, 127, 254, 100, 0 }, RgbImage.FromTensor(t).Pixels);
+    }
+
+    [Theory]
+    [InlineData("nearest"), InlineData("bilinear"), InlineData("bicubic")]
+    public void ResizeMatchesPillow(string filter)
+    {
+        var input = Fixture("input.png");
+        var interpolation = Enum.Parse<Interpolation>(filter, ignoreCase: true);
+        foreach (var (w, h) in new[] { (16, 10), (50, 31), (20, 40), (37, 11), (9, 23) })
+            Assert.True(Fixture($"{filter}_{w}x{h}.png").Pixels.SequenceEqual(input.Resize(w, h, interpolation).Pixels),
+                $"{filter} {w}x{h} differs from Pillow");
+    }
+
+    [Theory]
+    [InlineData("nearest"), InlineData("bilinear"), InlineData("bicubic")]
+    public void EvalTransformMatchesTorchvision(string filter)
+    {
+        // 37x23 -> Resize(16) = 25x16 -> CenterCrop(16) at left round(4.5) = 4 (half to even)
+        using var actual = Images.EvalTransform(Fixture("input.png"), 16, Enum.Parse<Interpolation>(filter, ignoreCase: true));
+        using var expected = Fixture($"eval_{filter}_16.png").ToTensor();
+        Assert.Equal(new long[] { 3, 16, 16 }, actual.shape);
+        Assert.True(actual.equal(expected).all().item<bool>());
+    }
+
+    [Fact]
+    public void JpegDecodesLikePillow() =>
+        Assert.Equal(Fixture("input_jpg_decoded.png").Pixels, Fixture("input.jpg").Pixels);
+
+    [Theory]
+    [InlineData("input.bmp", "input.png"), InlineData("input_lossless.webp", "input.png"), InlineData("anim.gif", "anim_frame0.png")]
+    public void OtherFormatsDecodeLikePillow(string file, string expected) =>
+        Assert.Equal(Fixture(expected).Pixels, Fixture(file).Pixels);
+
+    [Fact]
+    public void AlphaIsDroppedAndGrayIsRepeated()
+    {
+        Assert.Equal(Fixture("input.png").Pixels, Fixture("input_rgba.png").Pixels);
+        var gray = Fixture("input_gray.png");
+        Assert.Equal((37, 23), (gray.Width, gray.Height));
+        Assert.All(gray.Pixels.Chunk(3), p => Assert.True(p[0] == p[1] && p[1] == p[2]));
+        Assert.True(gray.Pixels.Distinct().Count() > 10);
+    }
+
+    [Fact]
+    public void BadFilesFailNamingTheFile()
+    {
+        var missing = Path.Combine(_tmp, "missing.png");
+        var e1 = Assert.Throws<IOException>(() => Images.Load(missing));
+        Assert.Contains(missing, e1.Message);
+        Directory.CreateDirectory(_tmp);
+        var junk = Path.Combine(_tmp, "junk.png");
+        File.WriteAllText(junk, "not an image");
+        var e2 = Assert.Throws<InvalidDataException>(() => Images.Load(junk));
+        Assert.Contains(junk, e2.Message);
+        Assert.DoesNotContain('\n', e1.Message + e2.Message);
+    }
+
+    [Fact]
+    public void GridPlacesRowsAndPadsWithBlack()
+    {
+        // rows of 3 and 2 cells, 4x5 (HxW), padding 1 -> (3 * 6 + 1) x (2 * 5 + 1)
+        Tensor Cell(float v) => torch.full(3, 4, 5, v);
+        var path = Path.Combine(_tmp, "grid", "g.png");
+        Images.SaveGrid(path, [[Cell(0.2f), Cell(0.4f), Cell(0.6f)], [Cell(0.8f), Cell(1f)]], padding: 1);
+        var grid = Images.Read(path);
+        Assert.Equal((19, 11), (grid.Width, grid.Height));
+        byte At(int x, int y) => grid.Pixels[(y * grid.Width + x) * 3];
+        Assert.Equal(0, At(0, 0));                   // border
+        Assert.Equal(51, At(1, 1));                  // row 0, col 0: (0.2 * 255) truncated
+        Assert.Equal(0, At(6, 1));                   // gap between columns
+        Assert.Equal(153, At(7 + 6 + 4, 1 + 3));     // row 0, col 2 bottom-right pixel
+        Assert.Equal(204, At(1, 6));                 // row 1, col 0
+        Assert.Equal(255, At(7 + 4, 6 + 3));         // row 1, col 1
+        Assert.Equal(0, At(13, 6));                  // row 1 has no third cell
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(path)!));
+    }
+
+    [Fact]
+    public void BatchSavesAsOneRow()
+    {
+        var path = Path.Combine(_tmp, "batch.png");
+        Images.Save(path, torch.rand(3, 3, 4, 6), padding: 2);
+        var row = Images.Read(path);
+        Assert.Equal((3 * 8 + 2, 4 + 4), (row.Width, row.Height));
+    }
+}
