@@ -18,9 +18,14 @@ public static class Checkpoint
     /// content. A Lightning checkpoint's top-level <c>state_dict</c> is unwrapped; non-tensor entries are skipped.
     /// A folder stands for its <c>pytorch_model.bin</c> (as the original's <c>load_pretrained</c>).
     /// </summary>
-    public static OrderedDictionary<string, Tensor> ReadStateDict(string path) => Guard(path, () =>
+    public static OrderedDictionary<string, Tensor> ReadStateDict(string path)
     {
         if (Directory.Exists(path)) path = Path.Combine(path, "pytorch_model.bin");
+        return Guard(path, () => Read(path));
+    }
+
+    static OrderedDictionary<string, Tensor> Read(string path)
+    {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var head = new byte[16];
         int got = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
@@ -34,7 +39,7 @@ public static class Checkpoint
         if (TorchFile.IsLegacy(h)) return Materialize(TorchFile.ReadLegacy(file));
         if (SafeTensorsFile.Looks(h, file.Length)) return ToDictionary(SafeTensorsFile.Read(file));
         throw new InvalidDataException("not a PyTorch or safetensors checkpoint (unrecognised content)");
-    });
+    }
 
     /// <summary>
     /// Loads a checkpoint into <paramref name="module"/> like the original's <c>load_state_dict(strict=True)</c>:
@@ -149,7 +154,14 @@ public static class Checkpoint
             foreach (var (key, value) in entries)
             {
                 if (result.ContainsKey(key)) throw new InvalidDataException($"key {key} appears twice");
-                result.Add(key, make(value));
+                try
+                {
+                    result.Add(key, make(value));
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"{key}: {e.Message}", e);
+                }
             }
             return result;
         }

@@ -235,6 +235,8 @@ sealed class PickleReader(Stream stream, IPickleResolver resolver)
 
     byte[] ReadBytes(int n)
     {
+        // A corrupt length must not allocate gigabytes before the read fails.
+        if (stream.CanSeek && n > stream.Length - stream.Position) throw new EndOfStreamException();
         var b = _in.ReadBytes(n);
         return b.Length == n ? b : throw new EndOfStreamException();
     }

@@ -238,6 +238,22 @@ public class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void LoadInto_ToleratesOnlyAMissingBatchNormCounter()
+    {
+        var path = Path.Combine(_dir, "bn.bin");
+        var source = nn.Sequential(("0", nn.BatchNorm1d(3)));
+        using (no_grad()) source.state_dict()["0.running_mean"].fill_(2);
+        Assert.Contains("0.num_batches_tracked", source.state_dict().Keys);
+        Checkpoint.WriteStateDict(path, source.state_dict().Where(kv => kv.Key != "0.num_batches_tracked"));
+        var target = nn.Sequential(("0", nn.BatchNorm1d(3)));
+        Checkpoint.LoadInto(target, path); // old torchvision files lack the counter
+        AssertSame(full(3, 2f), target.state_dict()["0.running_mean"], "running_mean");
+
+        Checkpoint.WriteStateDict(path, source.state_dict().Where(kv => kv.Key != "0.running_var"));
+        Assert.Equal($"{path}: 1 missing key (0.running_var)", Assert.Throws<CheckpointException>(() => Checkpoint.LoadInto(target, path)).Message);
+    }
+
+    [Fact]
     public void RenamePrefixes_ReplaceLikeTheOriginalLoader()
     {
         var path = Path.Combine(_dir, "released.bin");
@@ -310,7 +326,7 @@ public class CheckpointTests : IDisposable
         var broken = Path.Combine(_dir, "broken.bin");
         File.Copy(valid, broken);
         using (var z = System.IO.Compression.ZipFile.Open(broken, System.IO.Compression.ZipArchiveMode.Update)) z.GetEntry("archive/data/0")!.Delete();
-        Assert.Equal($"{broken}: storage archive/data/0 missing from the archive", Assert.Throws<CheckpointException>(() => Checkpoint.ReadStateDict(broken)).Message);
+        Assert.Equal($"{broken}: 0.weight: storage archive/data/0 missing from the archive", Assert.Throws<CheckpointException>(() => Checkpoint.ReadStateDict(broken)).Message);
     }
 
     [Fact]
