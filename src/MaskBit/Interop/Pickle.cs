@@ -6,9 +6,10 @@ namespace MaskBit.Interop;
 
 // A data-only reader of Python pickles (protocols 0-5 as written by torch.save and Lightning).
 //
-// Why our own reader and not Razorvine.Pickle: Razorvine resolves globals through a process-wide constructor
-// registry, throws on unknown classes unless a constructor is registered per name, and has no hook that sees
-// every REDUCE/BUILD; proving "never runs code, tolerates every class" is easier with ~300 lines we control.
+// Why our own reader and not Razorvine.Pickle: Razorvine maps globals through a process-wide static constructor
+// registry (which TorchSharp.PyBridge also writes to), builds dicts as unordered Hashtables (the key-order loss of
+// the earlier PyBridge-based reader), and how it treats classes nobody registered is its behaviour, not ours.
+// With ~300 lines we own, "never runs code, every unknown class becomes data, dict order kept" is plain to see.
 // Nothing here ever looks up or calls a Python name: GLOBAL/STACK_GLOBAL push a PickleGlobal (just the two
 // strings); REDUCE/NEWOBJ ask an IPickleResolver (the torch layer knows a handful of rebuild functions) and
 // otherwise build an opaque PickleObject; BUILD stores the state as data.
