@@ -1,18 +1,206 @@
+using System.IO.Compression;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MaskBit.Interop;
 
-/// <summary>Reads and writes PyTorch (<c>torch.save</c> zip pickle) and safetensors state dicts.</summary>
+/// <summary>A checkpoint file that cannot be read, written or matched to a module; the message is one line naming the file.</summary>
+public sealed class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Reads and writes PyTorch checkpoints without Python: <c>torch.save</c> files (zip format, and the legacy pre-1.6
+/// stream) through a data-only unpickler that never runs code, and safetensors.
+/// </summary>
 public static class Checkpoint
 {
-    /// <summary>Reads a flat state dict (key -> tensor) from a <c>.bin</c>/<c>.pt</c>/<c>.pth</c>/<c>.ckpt</c> or <c>.safetensors</c> file.</summary>
+    /// <summary>
+    /// The flat state dict (key -> CPU tensor, file order) of a <c>torch.save</c> or safetensors file, recognised by
+    /// content. A Lightning checkpoint's top-level <c>state_dict</c> is unwrapped; non-tensor entries are skipped.
+    /// A folder stands for its <c>pytorch_model.bin</c> (as the original's <c>load_pretrained</c>).
+    /// </summary>
     public static OrderedDictionary<string, Tensor> ReadStateDict(string path)
     {
-        // Provisional implementation (PyBridge); replaced by the data-only reader.
-        var d = TorchSharp.PyBridge.PyTorchUnpickler.UnpickleStateDict(path);
-        var result = new OrderedDictionary<string, Tensor>();
-        foreach (System.Collections.DictionaryEntry kv in d) result[(string)kv.Key] = (Tensor)kv.Value!;
-        return result;
+        if (Directory.Exists(path)) path = Path.Combine(path, "pytorch_model.bin");
+        return Guard(path, () => Read(path));
     }
+
+    static OrderedDictionary<string, Tensor> Read(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var head = new byte[16];
+        int got = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        file.Position = 0;
+        var h = head.AsSpan(0, got);
+        if (TorchFile.IsZip(h))
+        {
+            using var zip = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
+            return Materialize(TorchFile.ReadZip(zip));
+        }
+        if (TorchFile.IsLegacy(h)) return Materialize(TorchFile.ReadLegacy(file));
+        if (SafeTensorsFile.Looks(h, file.Length)) return ToDictionary(SafeTensorsFile.Read(file));
+        throw new InvalidDataException("not a PyTorch or safetensors checkpoint (unrecognised content)");
+    }
+
+    /// <summary>
+    /// Loads a checkpoint into <paramref name="module"/> like the original's <c>load_state_dict(strict=True)</c>:
+    /// keys starting with a key of <paramref name="renamePrefixes"/> get every occurrence of it replaced (the original's
+    /// <c>str.replace</c>; first matching prefix wins), keys for which <paramref name="dropKey"/> is true are dropped
+    /// (e.g. Taming's <c>loss.*</c>), then the keys must equal the module's parameters and persistent buffers with equal
+    /// shapes. Values are copied in place, converted to each parameter's dtype and device.
+    /// A missing BatchNorm <c>num_batches_tracked</c> is tolerated (old torchvision files lack it; PyTorch fills it too).
+    /// </summary>
+    public static void LoadInto(nn.Module module, string path, IReadOnlyDictionary<string, string>? renamePrefixes = null, Func<string, bool>? dropKey = null)
+    {
+        var file = ReadStateDict(path);
+        try
+        {
+            var source = new OrderedDictionary<string, Tensor>();
+            foreach (var (key, t) in file)
+            {
+                var name = Rename(key, renamePrefixes);
+                if (dropKey?.Invoke(name) == true) continue;
+                if (!source.TryAdd(name, t)) throw new CheckpointException($"{path}: two keys are renamed to {name}");
+            }
+            var target = module.state_dict();
+            var missing = target.Keys.Where(k => !source.ContainsKey(k) && !k.EndsWith(".num_batches_tracked", StringComparison.Ordinal)).ToList();
+            var unexpected = source.Keys.Where(k => !target.ContainsKey(k)).ToList();
+            if (missing.Count > 0 || unexpected.Count > 0)
+            {
+                var parts = new List<string>();
+                if (missing.Count > 0) parts.Add($"{missing.Count} missing key{(missing.Count == 1 ? "" : "s")} ({Few(missing)})");
+                if (unexpected.Count > 0) parts.Add($"{unexpected.Count} unexpected{(missing.Count > 0 ? "" : unexpected.Count == 1 ? " key" : " keys")} ({Few(unexpected)})");
+                throw new CheckpointException($"{path}: {string.Join(", ", parts)}");
+            }
+            var wrong = source.Where(kv => !kv.Value.shape.SequenceEqual(target[kv.Key].shape)).ToList();
+            if (wrong.Count > 0)
+            {
+                var (k, t) = wrong[0];
+                var more = wrong.Count > 1 ? $" (and {wrong.Count - 1} more shape mismatches)" : "";
+                throw new CheckpointException($"{path}: {k} has shape {Shape(t)}, model expects {Shape(target[k])}{more}");
+            }
+            using var _ = no_grad();
+            foreach (var (k, t) in source) target[k].copy_(t);
+        }
+        finally
+        {
+            foreach (var t in file.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Saves the module's state dict (parameters and persistent buffers, module order), keys renamed as in
+    /// <see cref="LoadInto"/> (e.g. <c>{"input_proj": "token_emb"}</c> writes the released generator naming).
+    /// </summary>
+    public static void Save(nn.Module module, string path, IReadOnlyDictionary<string, string>? renamePrefixes = null) =>
+        WriteStateDict(path, module.state_dict().Select(kv => KeyValuePair.Create(Rename(kv.Key, renamePrefixes), kv.Value)));
+
+    /// <summary>
+    /// Writes tensors in the given order: safetensors for a <c>.safetensors</c> path, else the zip format of
+    /// <c>torch.save(OrderedDict)</c> that PyTorch opens. Any layout or device; written to a temporary file in the
+    /// same folder and renamed over <paramref name="path"/>, so a reader never sees half a file.
+    /// </summary>
+    public static void WriteStateDict(string path, IEnumerable<KeyValuePair<string, Tensor>> entries)
+    {
+        var list = entries.ToList();
+        var dup = list.GroupBy(kv => kv.Key).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new CheckpointException($"{path}: key {dup.Key} given twice");
+        Guard(path, () =>
+        {
+            var full = Path.GetFullPath(path);
+            var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+            try
+            {
+                using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
+                {
+                    if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) SafeTensorsFile.Write(file, list, path);
+                    else TorchFile.WriteZip(file, list, path);
+                    file.Flush(flushToDisk: true);
+                }
+                File.Move(temp, full, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(temp); // no-op after the move
+            }
+            return 0;
+        });
+    }
+
+    /// <summary>The original's rename: for the first prefix a key starts with, <c>key.replace(prefix, replacement)</c>.</summary>
+    static string Rename(string key, IReadOnlyDictionary<string, string>? renamePrefixes)
+    {
+        foreach (var (from, to) in renamePrefixes ?? new Dictionary<string, string>())
+            if (key.StartsWith(from, StringComparison.Ordinal)) return key.Replace(from, to, StringComparison.Ordinal);
+        return key;
+    }
+
+    /// <summary>The tensors of a state dict: the top-level dict, or the <c>state_dict</c> it holds (Lightning).</summary>
+    static OrderedDictionary<string, Tensor> Materialize(object? top)
+    {
+        if (top is not PickleDict dict) throw new InvalidDataException($"file holds a {PickleReader.Describe(top)}, not a state dict");
+        if (dict.TryGet("state_dict", out var inner) && inner is PickleDict sd) dict = sd;
+        return ToDictionary(dict.Items
+            .Where(kv => kv.Key is string && kv.Value is TensorRef)
+            .Select(kv => KeyValuePair.Create((string)kv.Key!, (TensorRef)kv.Value!)), t => t.Materialize());
+    }
+
+    static OrderedDictionary<string, Tensor> ToDictionary(List<KeyValuePair<string, Tensor>> entries) => ToDictionary(entries, t => t);
+
+    static OrderedDictionary<string, Tensor> ToDictionary<T>(IEnumerable<KeyValuePair<string, T>> entries, Func<T, Tensor> make)
+    {
+        var result = new OrderedDictionary<string, Tensor>();
+        try
+        {
+            foreach (var (key, value) in entries)
+            {
+                if (result.ContainsKey(key)) throw new InvalidDataException($"key {key} appears twice");
+                try
+                {
+                    result.Add(key, make(value));
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"{key}: {e.Message}", e);
+                }
+            }
+            return result;
+        }
+        catch
+        {
+            foreach (var t in result.Values) t.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs a file operation, turning every failure into a one-line <see cref="CheckpointException"/>.</summary>
+    static T Guard<T>(string path, Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (CheckpointException)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new CheckpointException($"{path}: file or folder not found", e);
+        }
+        catch (Exception e) when (e is EndOfStreamException)
+        {
+            throw new CheckpointException($"{path}: truncated file (unexpected end of data)", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException
+                                      or OverflowException or System.Runtime.InteropServices.ExternalException)
+        {
+            throw new CheckpointException($"{path}: {OneLine(e.Message)}", e);
+        }
+    }
+
+    static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+
+    static string Few(List<string> keys) => string.Join(", ", keys.Take(5)) + (keys.Count > 5 ? ", ..." : "");
+
+    static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";
 }
