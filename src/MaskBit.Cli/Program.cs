@@ -1,1 +1,1 @@
-MaskBit.Interop.NativeLibraryFix.EnsureLoadable();
+return MaskBit.Cli.App.Run(args);

@@ -25,7 +25,7 @@ public static class ConfigLoader
         var overridden = (overrides ?? []).Select(o => Override(root, o)).ToList();
         ConfigException Error(string key, string problem) =>
             new($"{(overridden.Any(o => key.StartsWith(o) && (key.Length == o.Length || key[o.Length] is '.' or '[')) ? CommandLine : source)}: {key}: {problem}");
-        Interpolation.ResolveAll(root, Error);
+        InterpolationResolver.ResolveAll(root, Error);
         return ConfigSchema.Bind<ExperimentConfig>(root, Error);
     }
 

@@ -9,6 +9,15 @@ namespace MaskBit.Data;
 /// </summary>
 public static class Images
 {
+    /// <summary>The config's <c>dataset.preprocessing.interpolation</c> name (torchvision/PIL modes) as a resampling filter.</summary>
+    public static Interpolation ParseInterpolation(string name) => name.ToLowerInvariant() switch
+    {
+        "nearest" => Interpolation.Nearest,
+        "bilinear" => Interpolation.Bilinear,
+        "bicubic" => Interpolation.Bicubic,
+        _ => throw new ArgumentException($"interpolation must be nearest, bilinear or bicubic, got '{name}'"),
+    };
+
     /// <summary>Decodes any format SkiaSharp reads (PNG, JPEG, WebP, BMP, GIF first frame, ...) to RGB;
     /// alpha is dropped, not composited, as PIL's <c>convert('RGB')</c> does. <paramref name="source"/> names the data in errors.</summary>
     public static RgbImage Decode(byte[] data, string source)
@@ -117,18 +126,6 @@ public static class Images
         using var skImage = SKImage.FromPixelCopy(info, rgba);
         using var png = skImage.Encode(SKEncodedImageFormat.Png, 100);
 
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var file = File.Create(tmp)) png.SaveTo(file);
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(tmp); // no-op after the rename
-        }
+        MaskBit.Interop.AtomicFile.Write(path, png.SaveTo);
     }
 }

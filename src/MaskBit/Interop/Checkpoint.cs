@@ -37,7 +37,7 @@ public static class Checkpoint
             return Materialize(TorchFile.ReadZip(zip));
         }
         if (TorchFile.IsLegacy(h)) return Materialize(TorchFile.ReadLegacy(file));
-        if (SafeTensorsFile.Looks(h, file.Length)) return ToDictionary(SafeTensorsFile.Read(file));
+        if (SafeTensorsFile.Looks(h, file.Length)) return ToDictionary(SafeTensorsFile.Read(file, out _));
         throw new InvalidDataException("not a PyTorch or safetensors checkpoint (unrecognised content)");
     }
 
@@ -99,32 +99,35 @@ public static class Checkpoint
     /// <c>torch.save(OrderedDict)</c> that PyTorch opens. Any layout or device; written to a temporary file in the
     /// same folder and renamed over <paramref name="path"/>, so a reader never sees half a file.
     /// </summary>
-    public static void WriteStateDict(string path, IEnumerable<KeyValuePair<string, Tensor>> entries)
+    public static void WriteStateDict(string path, IEnumerable<KeyValuePair<string, Tensor>> entries, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = entries.ToList();
         var dup = list.GroupBy(kv => kv.Key).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new CheckpointException($"{path}: key {dup.Key} given twice");
         Guard(path, () =>
         {
-            var full = Path.GetFullPath(path);
-            var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-            try
+            AtomicFile.Write(path, file =>
             {
-                using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
-                {
-                    if (full.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) SafeTensorsFile.Write(file, list, path);
-                    else TorchFile.WriteZip(file, list, path);
-                    file.Flush(flushToDisk: true);
-                }
-                File.Move(temp, full, overwrite: true);
-            }
-            finally
-            {
-                File.Delete(temp); // no-op after the move
-            }
+                if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) SafeTensorsFile.Write(file, list, path, metadata);
+                else if (metadata is null) TorchFile.WriteZip(file, list, path);
+                else throw new ArgumentException($"{path}: metadata can only be stored in a .safetensors file");
+            });
             return 0;
         });
     }
+
+    /// <summary>The tensors and the <c>__metadata__</c> string map of a safetensors file.</summary>
+    public static (OrderedDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata) ReadSafeTensors(string path) =>
+        Guard(path, () =>
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            var head = new byte[16];
+            int got = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            file.Position = 0;
+            if (!SafeTensorsFile.Looks(head.AsSpan(0, got), file.Length)) throw new InvalidDataException("not a safetensors file");
+            var tensors = SafeTensorsFile.Read(file, out var metadata);
+            return (ToDictionary(tensors), metadata);
+        });
 
     /// <summary>The original's rename: for the first prefix a key starts with, <c>key.replace(prefix, replacement)</c>.</summary>
     static string Rename(string key, IReadOnlyDictionary<string, string>? renamePrefixes)

@@ -22,8 +22,8 @@ static class SafeTensorsFile
         return n >= 2 && n <= MaxHeader && n <= fileLength - 8 && head[8] == (byte)'{';
     }
 
-    /// <summary>Every tensor of the file in header order. The stream must be seekable.</summary>
-    public static List<KeyValuePair<string, Tensor>> Read(Stream s)
+    /// <summary>Every tensor of the file in header order, and the header's <c>__metadata__</c>. The stream must be seekable.</summary>
+    public static List<KeyValuePair<string, Tensor>> Read(Stream s, out Dictionary<string, string> metadata)
     {
         var len = new byte[8];
         s.ReadExactly(len);
@@ -34,9 +34,11 @@ static class SafeTensorsFile
         long dataStart = 8 + n, dataLength = s.Length - dataStart;
 
         var result = new List<KeyValuePair<string, Tensor>>();
+        var (entries, meta) = ParseHeader(header);
+        metadata = meta;
         try
         {
-            foreach (var (name, dtypeName, shape, offsets) in ParseHeader(header))
+            foreach (var (name, dtypeName, shape, offsets) in entries)
             {
                 var type = TensorBytes.BySafeTensors(dtypeName) ?? throw new InvalidDataException($"tensor {name}: unsupported dtype {dtypeName}");
                 long numel = shape.Aggregate(1L, (a, b) => a * b);
@@ -55,17 +57,21 @@ static class SafeTensorsFile
         }
     }
 
-    static List<(string Name, string DType, long[] Shape, long[] Offsets)> ParseHeader(byte[] header)
+    static (List<(string Name, string DType, long[] Shape, long[] Offsets)>, Dictionary<string, string>) ParseHeader(byte[] header)
     {
         try
         {
             using var doc = JsonDocument.Parse(header);
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException("safetensors header is not a JSON object");
-            return doc.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__").Select(p => (
+            var entries = doc.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__").Select(p => (
                 p.Name,
                 p.Value.GetProperty("dtype").GetString() ?? "",
                 p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray(),
                 p.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray())).ToList();
+            var metadata = doc.RootElement.TryGetProperty("__metadata__", out var m)
+                ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "")
+                : new Dictionary<string, string>();
+            return (entries, metadata);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
@@ -73,8 +79,9 @@ static class SafeTensorsFile
         }
     }
 
-    /// <summary>Writes the tensors in the given order, with <c>__metadata__ {"format": "pt"}</c> (what transformers expects).</summary>
-    public static void Write(Stream output, IReadOnlyList<KeyValuePair<string, Tensor>> entries, string what)
+    /// <summary>Writes the tensors in the given order, with <c>__metadata__ {"format": "pt"}</c> (what transformers expects)
+    /// plus the given string pairs.</summary>
+    public static void Write(Stream output, IReadOnlyList<KeyValuePair<string, Tensor>> entries, string what, IReadOnlyDictionary<string, string>? metadata = null)
     {
         using var json = new MemoryStream();
         using (var w = new Utf8JsonWriter(json))
@@ -82,6 +89,8 @@ static class SafeTensorsFile
             w.WriteStartObject();
             w.WriteStartObject("__metadata__");
             w.WriteString("format", "pt");
+            foreach (var (k, v) in metadata ?? new Dictionary<string, string>())
+                if (k != "format") w.WriteString(k, v);
             w.WriteEndObject();
             long offset = 0;
             foreach (var (key, t) in entries)

@@ -1,4 +1,5 @@
 using MaskBit.Config;
+using MaskBit.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,6 +15,20 @@ public static class TokenizerFactory
         "taming" => new TamingVqModel(),
         _ => throw new ArgumentException($"vq_model.model_class must be 'vqgan+', 'maskgit' or 'taming', got '{config.ModelClass}'"),
     };
+
+    /// <summary>
+    /// Builds the tokenizer and fills it strictly from a released or trained checkpoint (the original's
+    /// <c>load_pretrained</c>): a directory means its <c>pytorch_model.bin</c>; the model is returned in eval mode.
+    /// </summary>
+    public static ITokenizer Load(VqModelConfig config, string checkpointPath, Device? device = null)
+    {
+        var tokenizer = Create(config);
+        var module = tokenizer.Module;
+        Checkpoint.LoadInto(module, checkpointPath, dropKey: DroppedKeys(config));
+        if (device is not null) module.to(device);
+        module.eval();
+        return tokenizer;
+    }
 
     /// <summary>Checkpoint keys the original drops before loading this tokenizer (Taming: the Lightning loss module).</summary>
     public static Func<string, bool>? DroppedKeys(VqModelConfig config) =>

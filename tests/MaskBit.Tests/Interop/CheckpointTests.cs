@@ -330,12 +330,15 @@ public class CheckpointTests : IDisposable
     }
 
     [Fact]
-    public void WriteStateDict_RejectsDuplicateKeysAndMissingFolders()
+    public void WriteStateDict_RejectsDuplicateKeysAndCreatesMissingFolders()
     {
         var path = Path.Combine(_dir, "dup.bin");
         Assert.Equal($"{path}: key a given twice", Assert.Throws<CheckpointException>(() => Checkpoint.WriteStateDict(path, [new("a", ones(1)), new("a", ones(1))])).Message);
-        var nowhere = Path.Combine(_dir, "no", "such", "x.bin");
-        Assert.StartsWith(nowhere + ": ", Assert.Throws<CheckpointException>(() => Checkpoint.WriteStateDict(nowhere, [new("a", ones(1))])).Message);
         Assert.Empty(Directory.GetFiles(_dir));
+        var nested = Path.Combine(_dir, "new", "folder", "x.bin");
+        Checkpoint.WriteStateDict(nested, [new("a", ones(1))]);
+        Assert.Equal(["a"], Checkpoint.ReadStateDict(nested).Keys);
+        var blocked = Path.Combine(nested, "x.bin"); // a file stands where the folder would be
+        Assert.StartsWith(blocked + ": ", Assert.Throws<CheckpointException>(() => Checkpoint.WriteStateDict(blocked, [new("a", ones(1))])).Message);
     }
 }

@@ -9,7 +9,7 @@ namespace MaskBit.Config;
 /// exactly one reference takes the target's node (so <c>${optimizer.params.learning_rate}</c> stays a number);
 /// references inside longer text are replaced by the target's text.
 /// </summary>
-internal sealed partial class Interpolation(YamlMappingNode root, ConfigError error)
+internal sealed partial class InterpolationResolver(YamlMappingNode root, ConfigError error)
 {
     [GeneratedRegex(@"\$\{([^${}]*)\}")]
     private static partial Regex Reference();
@@ -17,7 +17,7 @@ internal sealed partial class Interpolation(YamlMappingNode root, ConfigError er
     readonly List<string> resolving = [];
 
     /// <summary>Replaces every reference in <paramref name="root"/> by its value.</summary>
-    public static void ResolveAll(YamlMappingNode root, ConfigError error) => new Interpolation(root, error).Resolve(root, "");
+    public static void ResolveAll(YamlMappingNode root, ConfigError error) => new InterpolationResolver(root, error).Resolve(root, "");
 
     // Returns the node with its references resolved; mappings and lists are updated in place.
     YamlNode Resolve(YamlNode node, string key)

@@ -1,0 +1,32 @@
+namespace MaskBit.Interop;
+
+/// <summary>
+/// Writes a file so that readers never see half of it and a crash never destroys the previous version: the content
+/// goes to a temporary file in the same folder (created if needed), is flushed, then renamed over the target.
+/// </summary>
+public static class AtomicFile
+{
+    public static void Write(string path, Action<Stream> write)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
+            {
+                write(file);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp); // no-op after the rename
+        }
+    }
+
+    public static void WriteAllText(string path, string text) =>
+        Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text)));
+}
