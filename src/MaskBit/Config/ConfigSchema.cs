@@ -114,26 +114,9 @@ internal static class ConfigSchema
     static string Suggestion(Type section, string key, string parent)
     {
         var keys = Properties(section).Select(p => p.Key).ToList();
-        var best = keys.MinBy(k => EditDistance(k, key))!;
-        return EditDistance(best, key) <= Math.Max(2, key.Length / 3)
+        var best = Spelling.Closest(keys, key);
+        return best is not null
             ? $" (did you mean '{Join(parent, best)}'?)"
             : $" (keys of {(parent.Length == 0 ? "the root" : $"'{parent}'")}: {string.Join(", ", keys)})";
-    }
-
-    static int EditDistance(string a, string b)
-    {
-        var row = Enumerable.Range(0, b.Length + 1).ToArray();
-        for (var i = 1; i <= a.Length; i++)
-        {
-            var diagonal = row[0];
-            row[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var above = row[j];
-                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-                diagonal = above;
-            }
-        }
-        return row[b.Length];
     }
 }
