@@ -18,6 +18,7 @@ public class SchedulesGoldenTests(ITestOutputHelper output)
     public void SchedulesMatch(string name)
     {
         var c = Golden.Case(name);
+        _ = c.Tensors; // load outside the dispose scope below, which would free them
         var f32 = c.Json.GetProperty("tolerances").GetProperty("float32_values");
         (double, double) tol = (f32.GetProperty("atol").GetDouble(), f32.GetProperty("rtol").GetDouble());
         var checkedKeys = new HashSet<string>();
@@ -42,6 +43,16 @@ public class SchedulesGoldenTests(ITestOutputHelper output)
             c["get_mask_tokens.r_draw"], c["get_mask_tokens.element_draws"]);
         Check("get_mask_tokens.masked_tokens", masked);
         Check("get_mask_tokens.mask", mask);
+        // TorchSharp's CPU generator reproduces PyTorch's rand stream, so the seeded call (two draws, in the
+        // original's order) gives the same result as the stated torch.manual_seed did.
+        var seed = Regex.Match(c.Json.GetProperty("tensors").GetProperty("get_mask_tokens.r_draw").GetProperty("description").GetString()!, @"manual_seed\((\d+)\)");
+        Assert.True(seed.Success, $"{name}: get_mask_tokens.r_draw does not state its seed");
+        using (var rng = new TorchSharp.torch.Generator(ulong.Parse(seed.Groups[1].Value)))
+        {
+            var (seededMasked, seededMask) = Masking.GetMaskTokens(c["get_mask_tokens.tokens"], 32, "arccos", rng);
+            Check("get_mask_tokens.masked_tokens", seededMasked);
+            Check("get_mask_tokens.mask", seededMask);
+        }
 
         var guidance = new Regex(@"^guidance_scale_step\.(none|linear|cosine)(?:\.pow([0-9.]+))?\.steps(\d+)$");
         var unmask = new Regex(@"^unmask\.M(\d+)\.steps(\d+)\.masked_before$");
