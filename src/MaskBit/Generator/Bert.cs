@@ -36,7 +36,7 @@ public sealed class Bert : MaskedGenerator
         last_layer = LastLayer(hiddenDim);
         bias = new ParameterList(Enumerable.Range(0, Splits).Select(_ => new Parameter(torch.zeros(SeqLen, EffectiveCodebookSize))).ToArray());
         RegisterComponents();
-        nn.init.trunc_normal_(pos_emb, 0.0, 0.02);
+        TruncNormal_(pos_emb, 0.0, 0.02);
         InitWeights();
     }
 

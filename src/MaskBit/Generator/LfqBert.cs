@@ -50,7 +50,7 @@ public sealed class LfqBert : MaskedGenerator
         last_layer = LastLayer(hiddenDim);
         prediction_layer = nn.Linear(hiddenDim, Splits * EffectiveCodebookSize);
         RegisterComponents();
-        nn.init.trunc_normal_(pos_emb, 0.0, 0.02);
+        TruncNormal_(pos_emb, 0.0, 0.02);
         InitWeights();
     }
 

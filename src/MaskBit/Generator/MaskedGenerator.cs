@@ -89,11 +89,11 @@ public abstract class MaskedGenerator : nn.Module<Tensor, Tensor, Tensor, Tensor
             switch (module)
             {
                 case Linear linear:
-                    nn.init.trunc_normal_(linear.weight!, 0.0, 0.02);
+                    TruncNormal_(linear.weight!, 0.0, 0.02);
                     if (linear.bias is not null) nn.init.zeros_(linear.bias);
                     break;
                 case Embedding embedding:
-                    nn.init.trunc_normal_(embedding.weight!, 0.0, 0.02);
+                    TruncNormal_(embedding.weight!, 0.0, 0.02);
                     break;
                 case LayerNorm layerNorm:
                     nn.init.ones_(layerNorm.weight!);
@@ -101,5 +101,25 @@ public abstract class MaskedGenerator : nn.Module<Tensor, Tensor, Tensor, Tensor
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// PyTorch's <c>trunc_normal_(tensor, mean, std, a, b)</c> (inverse-CDF method, absolute cut-offs). TorchSharp
+    /// 0.107's <c>nn.init.trunc_normal_</c> is broken (it fills every element with the same value), hence this.
+    /// </summary>
+    internal static void TruncNormal_(Tensor tensor, double mean, double std, double a = -2.0, double b = 2.0)
+    {
+        static double NormalCdf(double x) => (1 + Erf(x / Math.Sqrt(2))) / 2;
+        double lower = NormalCdf((a - mean) / std), upper = NormalCdf((b - mean) / std);
+        using var noGrad = torch.no_grad();
+        tensor.uniform_(2 * lower - 1, 2 * upper - 1).erfinv_().mul_(std * Math.Sqrt(2)).add_(mean).clamp_(a, b);
+    }
+
+    // System.Math has no erf: use torch's, in double precision.
+    static double Erf(double x)
+    {
+        using var t = torch.tensor(x, ScalarType.Float64);
+        using var e = t.erf();
+        return e.item<double>();
     }
 }
