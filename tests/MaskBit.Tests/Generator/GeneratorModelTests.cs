@@ -67,6 +67,11 @@ public class GeneratorModelTests
         Assert.Equal(2, attention.Count);
         Assert.All(attention, a => Assert.Equal([3L, 17, 17], a.shape));
         Assert.True(attention[1].sum(-1).allclose(ones(3, 17), atol: 1e-5));
+        // dtype-agnostic: the bit input follows the weights' dtype (the int32 bits_to_indices buffer stays int32).
+        model.to(ScalarType.Float64);
+        var logits64 = model.forward(tokens, labels, drop);
+        Assert.Equal(ScalarType.Float64, logits64.dtype);
+        Assert.True(logits64.to_type(ScalarType.Float32).allclose(logits, rtol: 1e-4, atol: 1e-5));
     }
 
     [Fact]
