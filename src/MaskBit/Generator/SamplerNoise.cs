@@ -27,6 +27,8 @@ public sealed class SeededSamplerNoise : ISamplerNoise, IDisposable
     readonly torch.Generator _cpu;
     readonly torch.Generator _device;
 
+    /// <param name="seed">Seed of both generators.</param>
+    /// <param name="device">The device the sampler runs on (where the probabilities live); CPU when null.</param>
     public SeededSamplerNoise(ulong seed, Device? device = null)
     {
         _cpu = new torch.Generator(seed);
