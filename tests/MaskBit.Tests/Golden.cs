@@ -19,7 +19,14 @@ public sealed class GoldenCase
     public override string ToString() => Name;
 
     OrderedDictionary<string, Tensor>? _tensors;
-    public OrderedDictionary<string, Tensor> Tensors => _tensors ??= Checkpoint.ReadStateDict(Path.Combine(Dir, "tensors.pt"));
+    /// <summary>The fixture tensors, kept alive for the case's lifetime even when first read inside a dispose scope.</summary>
+    public OrderedDictionary<string, Tensor> Tensors => _tensors ??= Keep(Checkpoint.ReadStateDict(Path.Combine(Dir, "tensors.pt")));
+
+    static OrderedDictionary<string, Tensor> Keep(OrderedDictionary<string, Tensor> tensors)
+    {
+        foreach (var t in tensors.Values) t.DetachFromDisposeScope();
+        return tensors;
+    }
     public Tensor this[string name] => Tensors.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{Name}/tensors.pt has no tensor '{name}'");
     public bool Has(string name) => Tensors.ContainsKey(name);
 

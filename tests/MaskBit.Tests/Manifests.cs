@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MaskBit.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -28,31 +29,39 @@ public static class Manifests
     /// <summary>The config file the manifest was built from, resolved in this repository.</summary>
     public static string ConfigPath(JsonElement manifest) => Path.Combine(Golden.RepoRoot, manifest.GetProperty("config").GetString()!);
 
+    /// <summary>"key [d0,d1] dtype kind" for each state-dict entry of the module, in PyTorch order.</summary>
+    public static List<string> Describe(nn.Module module, bool withKind = true) =>
+        Checkpoint.StateDict(module).Select(e => Entry(e.Key, e.Tensor.shape, DtypeName(e.Tensor.dtype), withKind ? (e.IsParameter ? "param" : "buffer") : null)).ToList();
+
+    /// <summary>The same description of a fixture's entry list (<c>[key, shape, dtype(, kind)]</c>), keys renamed as a loader would.</summary>
+    public static List<string> Listed(JsonElement entries, IReadOnlyDictionary<string, string>? renames = null, bool withKind = true) =>
+        entries.EnumerateArray().Select(e => Entry(Checkpoint.RenameKey(e[0].GetString()!, renames),
+            e[1].EnumerateArray().Select(d => d.GetInt64()).ToArray(), e[2].GetString()!, withKind ? e[3].GetString() : null)).ToList();
+
+    static string Entry(string key, long[] shape, string dtype, string? kind) =>
+        $"{key} [{string.Join(",", shape)}] {dtype}{(kind is null ? "" : " " + kind)}";
+
     /// <summary>
-    /// Asserts the module's state dict has exactly the manifest's entries: keys (after <paramref name="renames"/>
-    /// of whole keys), order, shapes, dtypes, parameter/buffer kind, and the parameter count.
+    /// Asserts the module's state dict has exactly the manifest model's entries (keys, order, shapes, dtypes,
+    /// parameter/buffer kind) and its entry, parameter and buffer-element counts.
     /// </summary>
-    public static void AssertMatches(nn.Module module, JsonElement model, IReadOnlyDictionary<string, string>? renames = null)
+    public static void AssertMatches(nn.Module module, JsonElement model)
     {
-        var parameters = module.named_parameters().Select(p => p.name).ToHashSet();
-        var actual = module.state_dict().Select(kv =>
-        {
-            var key = renames is not null && renames.TryGetValue(kv.Key, out var r) ? r : kv.Key;
-            var kind = parameters.Contains(kv.Key) ? "param" : "buffer";
-            return $"{key} [{string.Join(", ", kv.Value.shape)}] {DtypeName(kv.Value.dtype)} {kind}";
-        }).ToList();
-        var expected = model.GetProperty("entries").EnumerateArray().Select(e =>
-            $"{e[0].GetString()} [{string.Join(", ", e[1].EnumerateArray().Select(d => d.GetInt64()))}] {e[2].GetString()} {e[3].GetString()}").ToList();
+        var actual = Describe(module);
+        var expected = Listed(model.GetProperty("entries"));
         var missing = expected.Except(actual).Take(5).ToList();
         var extra = actual.Except(expected).Take(5).ToList();
         Assert.True(missing.Count == 0 && extra.Count == 0,
             $"manifest mismatch: missing {string.Join("; ", missing)} | unexpected {string.Join("; ", extra)}");
         Assert.Equal(expected, actual); // same order too
         Assert.Equal(model.GetProperty("num_entries").GetInt32(), actual.Count);
+        var entries = Checkpoint.StateDict(module);
+        Assert.Equal(model.GetProperty("num_parameters").GetInt64(), entries.Where(e => e.IsParameter).Sum(e => e.Tensor.numel()));
         Assert.Equal(model.GetProperty("num_parameters").GetInt64(), module.parameters().Sum(p => p.numel()));
+        Assert.Equal(model.GetProperty("num_buffer_elements").GetInt64(), entries.Where(e => !e.IsParameter).Sum(e => e.Tensor.numel()));
     }
 
-    static string DtypeName(ScalarType t) => t switch
+    public static string DtypeName(ScalarType t) => t switch
     {
         ScalarType.Float32 => "float32",
         ScalarType.Int32 => "int32",

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using MaskBit.Config;
-using MaskBit.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,16 +12,6 @@ public static class TestModels
 
     public static VqModelConfig VqConfig(GoldenCase c) =>
         c.Json.GetProperty("config").GetProperty("model").GetProperty("vq_model").Deserialize<VqModelConfig>(Snake)!;
-
-    /// <summary>Copies every tensor of <paramref name="path"/> into the module, asserting the key sets are equal.</summary>
-    public static void Load(nn.Module module, string path)
-    {
-        var sd = Checkpoint.ReadStateDict(path);
-        var own = module.state_dict();
-        Assert.Equal(own.Keys.OrderBy(k => k, StringComparer.Ordinal), sd.Keys.OrderBy(k => k, StringComparer.Ordinal));
-        using var _ = no_grad();
-        foreach (var (k, v) in sd) own[k].copy_(v);
-    }
 
     /// <summary>Runs <paramref name="run"/> while capturing the outputs of the named submodules.</summary>
     public static Dictionary<string, Tensor> CaptureActivations(nn.Module model, IEnumerable<string> names, Action run)

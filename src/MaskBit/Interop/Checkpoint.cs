@@ -57,7 +57,7 @@ public static class Checkpoint
             var source = new OrderedDictionary<string, Tensor>();
             foreach (var (key, t) in file)
             {
-                var name = Rename(key, renamePrefixes);
+                var name = RenameKey(key, renamePrefixes);
                 if (dropKey?.Invoke(name) == true) continue;
                 if (!source.TryAdd(name, t)) throw new CheckpointException($"{path}: two keys are renamed to {name}");
             }
@@ -92,7 +92,24 @@ public static class Checkpoint
     /// <see cref="LoadInto"/> (e.g. <c>{"input_proj": "token_emb"}</c> writes the released generator naming).
     /// </summary>
     public static void Save(nn.Module module, string path, IReadOnlyDictionary<string, string>? renamePrefixes = null) =>
-        WriteStateDict(path, module.state_dict().Select(kv => KeyValuePair.Create(Rename(kv.Key, renamePrefixes), kv.Value)));
+        WriteStateDict(path, StateDict(module).Select(e => KeyValuePair.Create(RenameKey(e.Key, renamePrefixes), e.Tensor)));
+
+    /// <summary>A state-dict entry: key, tensor, and whether it is a parameter (else a persistent buffer).</summary>
+    public readonly record struct Entry(string Key, Tensor Tensor, bool IsParameter);
+
+    /// <summary>
+    /// The module's parameters and persistent buffers in PyTorch's <c>state_dict()</c> order: a module's own
+    /// parameters, then its own buffers, then each child recursively. (TorchSharp's <c>state_dict()</c> lists all
+    /// parameters before all buffers, e.g. LfqBert's <c>bits_to_indices</c> last instead of second.)
+    /// </summary>
+    public static List<Entry> StateDict(nn.Module module, string prefix = "")
+    {
+        var entries = new List<Entry>();
+        foreach (var (name, p) in module.named_parameters(recurse: false)) entries.Add(new(prefix + name, p, true));
+        foreach (var (name, b) in module.named_buffers(recurse: false, include_nonpersistent: false)) entries.Add(new(prefix + name, b, false));
+        foreach (var (name, child) in module.named_children()) entries.AddRange(StateDict(child, prefix + name + "."));
+        return entries;
+    }
 
     /// <summary>
     /// Writes tensors in the given order: safetensors for a <c>.safetensors</c> path, else the zip format of
@@ -130,7 +147,7 @@ public static class Checkpoint
         });
 
     /// <summary>The original's rename: for the first prefix a key starts with, <c>key.replace(prefix, replacement)</c>.</summary>
-    static string Rename(string key, IReadOnlyDictionary<string, string>? renamePrefixes)
+    public static string RenameKey(string key, IReadOnlyDictionary<string, string>? renamePrefixes)
     {
         foreach (var (from, to) in renamePrefixes ?? new Dictionary<string, string>())
             if (key.StartsWith(from, StringComparison.Ordinal)) return key.Replace(from, to, StringComparison.Ordinal);

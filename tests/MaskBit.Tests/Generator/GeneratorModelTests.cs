@@ -1,3 +1,4 @@
+using MaskBit.Interop;
 using MaskBit.Config;
 using MaskBit.Generator;
 using TorchSharp;
@@ -22,7 +23,7 @@ public class GeneratorModelTests
     {
         using var model = GeneratorFactory.Create(Tiny with { ModelCls = "bert" }, codebookSize: 1024, imageSize: 16, inputStride: 4);
         Assert.IsType<Bert>(model);
-        var keys = TestLoad.PyTorchStateDict(model).Select(e => $"{e.key} [{string.Join(",", e.tensor.shape)}]").ToList();
+        var keys = Checkpoint.StateDict(model).Select(e => $"{e.Key} [{string.Join(",", e.Tensor.shape)}]").ToList();
         var layer = (int l) => new[]
         {
             $"transformer.layers.{l}.0.mha.in_proj_weight [96,32]", $"transformer.layers.{l}.0.mha.in_proj_bias [96]",

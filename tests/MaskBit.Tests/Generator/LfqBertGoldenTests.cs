@@ -1,4 +1,5 @@
 using MaskBit.Generator;
+using MaskBit.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +20,7 @@ public class LfqBertGoldenTests
             mlpDim: a.GetProperty("mlp_dim").GetInt32(), dropout: a.GetProperty("dropout").GetDouble(),
             nclass: a.GetProperty("nclass").GetInt32(), inputStride: a.GetProperty("input_stride").GetInt32(),
             usePrenorm: a.GetProperty("use_prenorm").GetBoolean());
-        TestLoad.LoadStrict(model, c.ModelPath, LfqBert.ReleasedKeyRenames);
+        Checkpoint.LoadInto(model, c.ModelPath, LfqBert.ReleasedKeyRenames);
         model.eval();
         return model;
     }
@@ -29,10 +30,8 @@ public class LfqBertGoldenTests
     {
         var c = Golden.Case(name);
         using var model = Build(c);
-        var expected = c.Json.GetProperty("files").GetProperty("model.bin").GetProperty("entries").EnumerateArray()
-            .Select(e => $"{TestLoad.Rename(e[0].GetString()!, LfqBert.ReleasedKeyRenames)} [{string.Join(",", e[1].EnumerateArray().Select(d => d.GetInt64()))}] {e[2].GetString()}");
-        var actual = TestLoad.PyTorchStateDict(model).Select(e => $"{e.key} [{string.Join(",", e.tensor.shape)}] {TestLoad.PyTorchDType(e.tensor)}");
-        Assert.Equal(expected, actual);
+        var expected = Manifests.Listed(c.Json.GetProperty("files").GetProperty("model.bin").GetProperty("entries"), LfqBert.ReleasedKeyRenames, withKind: false);
+        Assert.Equal(expected, Manifests.Describe(model, withKind: false));
         Assert.Equal(c.Json.GetProperty("num_parameters").GetInt64(), model.parameters().Sum(p => p.numel()));
     }
 

@@ -12,7 +12,6 @@ public class MlmLossGoldenTests
     public void LossLoggedValuesAndGradientMatch(string name)
     {
         var c = Golden.Case(name);
-        _ = c.Tensors; // load outside the dispose scopes below, which would free them
         foreach (var suffix in new[] { "", "_random" })
         {
             using var scope = NewDisposeScope();

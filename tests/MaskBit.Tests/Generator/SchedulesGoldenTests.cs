@@ -18,7 +18,6 @@ public class SchedulesGoldenTests(ITestOutputHelper output)
     public void SchedulesMatch(string name)
     {
         var c = Golden.Case(name);
-        _ = c.Tensors; // load outside the dispose scope below, which would free them
         var f32 = c.Json.GetProperty("tolerances").GetProperty("float32_values");
         (double, double) tol = (f32.GetProperty("atol").GetDouble(), f32.GetProperty("rtol").GetDouble());
         var checkedKeys = new HashSet<string>();

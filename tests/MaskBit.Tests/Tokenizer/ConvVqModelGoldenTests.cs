@@ -1,3 +1,4 @@
+using MaskBit.Interop;
 using MaskBit.Tokenizer;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ public class ConvVqModelGoldenTests
     {
         var c = Golden.Case(name);
         var model = new ConvVqModel(TestModels.VqConfig(c));
-        TestModels.Load(model, c.ModelPath);
+        Checkpoint.LoadInto(model, c.ModelPath);
         return (model, c);
     }
 
