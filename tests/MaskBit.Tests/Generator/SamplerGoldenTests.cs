@@ -1,11 +1,13 @@
 using MaskBit.Generator;
+using MaskBit.Interop;
+using MaskBit.Tokenizer;
 using static TorchSharp.torch;
 
 namespace MaskBit.Tests.Generator;
 
 /// <summary>
 /// Replay of the original's <c>sample()</c> trace (golden kind "sampler": G) with its recorded categorical draws and
-/// Gumbel noise injected. The trace's <c>images</c> need the tokenizer's decode and are not compared here.
+/// Gumbel noise injected; the final tokens are decoded with the trace's tokenizer and compared with its images.
 /// </summary>
 public class SamplerGoldenTests
 {
@@ -100,6 +102,13 @@ public class SamplerGoldenTests
         c.AssertClose("final_tokens_split", result.SplitTokens);
         c.AssertClose("final_tokens", result.Tokens);
         c.AssertClose("final_tokens_combined_float", Factorization.Combine(result.SplitTokens, 1 << model.Bits, model.Splits));
+
+        // The decode step of sample(): tokenizer.decode_tokens(combined tokens), unclamped.
+        var tokenizerCase = Golden.Case(c.Json.GetProperty("models").GetProperty("tokenizer").GetProperty("case").GetString()!);
+        using var tokenizer = new ConvVqModel(TestModels.VqConfig(tokenizerCase));
+        Checkpoint.LoadInto(tokenizer, tokenizerCase.ModelPath);
+        tokenizer.eval();
+        using (no_grad()) c.AssertClose("images", tokenizer.DecodeTokens(result.Tokens));
     }
 
     [Theory, MemberData(nameof(Cases))]
