@@ -12,6 +12,7 @@ public static class App
         root.Subcommands.Add(ReconstructCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(DetokenizeCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
         return root;
     }
 

@@ -1,4 +1,7 @@
 using MaskBit.Config;
+using MaskBit.Interop;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MaskBit.Generator;
 
@@ -27,5 +30,36 @@ public static class GeneratorFactory
                 mlm.MlpDim, mlm.Dropout, nclass, inputStride, mlm.UsePrenorm),
             var other => throw new ArgumentException($"model.mlm_model.model_cls: unknown generator '{other}' (expected lfq_bert or bert)"),
         };
+    }
+
+    /// <summary>
+    /// Builds the generator and fills it strictly from a released or trained file (the original's loaders rename
+    /// <c>token_emb.*</c> to <c>input_proj.*</c> first); returned in eval mode. A file made for another token width
+    /// than the config's tokenizer is named as such before any shape check.
+    /// </summary>
+    public static MaskedGenerator Load(MlmModelConfig mlm, VqModelConfig vq, int imageSize, string path, Device? device = null)
+    {
+        var file = Checkpoint.ReadStateDict(path);
+        try
+        {
+            var renamed = file.Keys.Select(k => Checkpoint.RenameKey(k, LfqBert.ReleasedKeyRenames)).ToList();
+            int index = renamed.IndexOf("input_proj.weight");
+            if (mlm.ModelCls == "lfq_bert" && index >= 0 && file.GetAt(index).Value.dim() == 2)
+            {
+                long fileBits = file.GetAt(index).Value.shape[1];
+                int configBits = Factorization.BitsPerSplit(vq.EffectiveCodebookSize, mlm.CodebookSplits) * mlm.CodebookSplits;
+                if (fileBits != configBits)
+                    throw new CheckpointException($"{path}: generator for {fileBits}-bit tokens, but the tokenizer of the config has {configBits} bits (model.vq_model.token_size)");
+            }
+            var model = Create(mlm, vq, imageSize);
+            Checkpoint.LoadInto(model, file, path, LfqBert.ReleasedKeyRenames);
+            if (device is not null) model.to(device);
+            model.eval();
+            return model;
+        }
+        finally
+        {
+            foreach (var t in file.Values) t.Dispose();
+        }
     }
 }

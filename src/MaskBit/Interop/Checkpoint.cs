@@ -54,37 +54,47 @@ public static class Checkpoint
         var file = ReadStateDict(path);
         try
         {
-            var source = new OrderedDictionary<string, Tensor>();
-            foreach (var (key, t) in file)
-            {
-                var name = RenameKey(key, renamePrefixes);
-                if (dropKey?.Invoke(name) == true) continue;
-                if (!source.TryAdd(name, t)) throw new CheckpointException($"{path}: two keys are renamed to {name}");
-            }
-            var target = module.state_dict();
-            var missing = target.Keys.Where(k => !source.ContainsKey(k) && !k.EndsWith(".num_batches_tracked", StringComparison.Ordinal)).ToList();
-            var unexpected = source.Keys.Where(k => !target.ContainsKey(k)).ToList();
-            if (missing.Count > 0 || unexpected.Count > 0)
-            {
-                var parts = new List<string>();
-                if (missing.Count > 0) parts.Add($"{missing.Count} missing key{(missing.Count == 1 ? "" : "s")} ({Few(missing)})");
-                if (unexpected.Count > 0) parts.Add($"{unexpected.Count} unexpected{(missing.Count > 0 ? "" : unexpected.Count == 1 ? " key" : " keys")} ({Few(unexpected)})");
-                throw new CheckpointException($"{path}: {string.Join(", ", parts)}");
-            }
-            var wrong = source.Where(kv => !kv.Value.shape.SequenceEqual(target[kv.Key].shape)).ToList();
-            if (wrong.Count > 0)
-            {
-                var (k, t) = wrong[0];
-                var more = wrong.Count > 1 ? $" (and {wrong.Count - 1} more shape mismatches)" : "";
-                throw new CheckpointException($"{path}: {k} has shape {Shape(t)}, model expects {Shape(target[k])}{more}");
-            }
-            using var _ = no_grad();
-            foreach (var (k, t) in source) target[k].copy_(t);
+            LoadInto(module, file, path, renamePrefixes, dropKey);
         }
         finally
         {
             foreach (var t in file.Values) t.Dispose();
         }
+    }
+
+    /// <summary><see cref="LoadInto(nn.Module, string, IReadOnlyDictionary{string, string}?, Func{string, bool}?)"/> for a
+    /// state dict already read from <paramref name="path"/> (which only names it in errors).</summary>
+    public static void LoadInto(nn.Module module, OrderedDictionary<string, Tensor> file, string path,
+        IReadOnlyDictionary<string, string>? renamePrefixes = null, Func<string, bool>? dropKey = null)
+    {
+        var source = new OrderedDictionary<string, Tensor>();
+        foreach (var (key, t) in file)
+        {
+            var name = RenameKey(key, renamePrefixes);
+            if (dropKey?.Invoke(name) == true) continue;
+            if (!source.TryAdd(name, t)) throw new CheckpointException($"{path}: two keys are renamed to {name}");
+        }
+        var target = module.state_dict();
+        var missing = target.Keys.Where(k => !source.ContainsKey(k) && !k.EndsWith(".num_batches_tracked", StringComparison.Ordinal)).ToList();
+        var unexpected = source.Keys.Where(k => !target.ContainsKey(k)).ToList();
+        if (missing.Count > 0 || unexpected.Count > 0)
+        {
+            var parts = new List<string>();
+            if (missing.Count > 0) parts.Add($"{missing.Count} missing key{(missing.Count == 1 ? "" : "s")} ({Few(missing)})");
+            if (unexpected.Count > 0) parts.Add($"{unexpected.Count} unexpected{(missing.Count > 0 ? "" : unexpected.Count == 1 ? " key" : " keys")} ({Few(unexpected)})");
+            var (fileKind, modelKind) = (KindOf(source.Keys), KindOf(target.Keys));
+            var hint = fileKind is not null && modelKind is not null && fileKind != modelKind ? $" (the file holds a {fileKind}, the model is a {modelKind})" : "";
+            throw new CheckpointException($"{path}: {string.Join(", ", parts)}{hint}");
+        }
+        var wrong = source.Where(kv => !kv.Value.shape.SequenceEqual(target[kv.Key].shape)).ToList();
+        if (wrong.Count > 0)
+        {
+            var (k, t) = wrong[0];
+            var more = wrong.Count > 1 ? $" (and {wrong.Count - 1} more shape mismatches)" : "";
+            throw new CheckpointException($"{path}: {k} has shape {Shape(t)}, model expects {Shape(target[k])}{more}");
+        }
+        using var _ = no_grad();
+        foreach (var (k, t) in source) target[k].copy_(t);
     }
 
     /// <summary>
@@ -93,6 +103,16 @@ public static class Checkpoint
     /// </summary>
     public static void Save(nn.Module module, string path, IReadOnlyDictionary<string, string>? renamePrefixes = null) =>
         WriteStateDict(path, StateDict(module).Select(e => KeyValuePair.Create(RenameKey(e.Key, renamePrefixes), e.Tensor)));
+
+    /// <summary>What kind of MaskBit model a set of state-dict keys belongs to (for error messages), or null.</summary>
+    public static string? KindOf(IEnumerable<string> keys)
+    {
+        var set = keys.ToHashSet();
+        if (set.Contains("encoder.conv_in.weight")) return "tokenizer";
+        if (set.Contains("pos_emb") || set.Contains("class_emb.weight")) return "generator";
+        if (set.Any(k => k.StartsWith("blocks.", StringComparison.Ordinal) || k.StartsWith("discriminator.", StringComparison.Ordinal))) return "discriminator";
+        return null;
+    }
 
     /// <summary>A state-dict entry: key, tensor, and whether it is a parameter (else a persistent buffer).</summary>
     public readonly record struct Entry(string Key, Tensor Tensor, bool IsParameter);
