@@ -16,25 +16,17 @@ public static class ReconstructCommand
     public static Command Create()
     {
         var common = new TokenizerOptions();
-        var images = new Argument<string[]>("images") { Description = "Image files or folders (any format Skia reads)", Arity = ArgumentArity.OneOrMore };
+        var input = new ImageInputOptions();
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Output folder", DefaultValueFactory = _ => new DirectoryInfo("reconstructions") };
-        var resolution = new Option<int?>("--resolution") { Description = "Resize shorter side + centre crop to this size (default: dataset.preprocessing.resolution, else 256)" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass", DefaultValueFactory = _ => 8 };
 
         var cmd = new Command("reconstruct", "Encode and decode images with a tokenizer; write original | reconstruction | difference PNGs and print PSNR/SSIM.");
         common.AddTo(cmd);
-        cmd.Arguments.Add(images);
+        input.AddTo(cmd);
         cmd.Options.Add(output);
-        cmd.Options.Add(resolution);
-        cmd.Options.Add(batchSize);
         cmd.SetAction(r =>
         {
-            var files = ImageFiles.Expand(r.GetValue(images)!);
-            var bs = CliChecks.Positive(r.GetValue(batchSize), "--batch-size");
+            var files = input.Files(r);
             var (config, tokenizer, device) = common.LoadTokenizer(r);
-            var pre = config.Dataset?.Preprocessing;
-            int size = r.GetValue(resolution) ?? pre?.Resolution ?? 256;
-            var interpolation = Images.ParseInterpolation(pre?.Interpolation ?? "bilinear");
             var outDir = r.GetValue(output)!;
             outDir.Create();
 
@@ -42,11 +34,11 @@ public static class ReconstructCommand
             var table = new Table().AddColumns("image", "PSNR (dB)", "SSIM", "output");
             Progress.Run($"reconstructing {files.Count} image(s)", files.Count, advance =>
             {
-                foreach (var chunk in files.Chunk(bs))
+                using var _ = no_grad();
+                foreach (var (chunk, real) in input.Batches(r, files, config, device))
                 {
                     using var scope = NewDisposeScope();
-                    using var _ = no_grad();
-                    var real = stack(chunk.Select(f => Images.EvalTransform(Images.Read(f), size, interpolation))).to(device);
+                    using var batch = real; // made by the enumerator, outside this scope
                     var (decoded, result) = Forward(tokenizer, real);
                     var fake = decoded.clamp(0, 1);
                     metrics.Update(real, fake, result.MinEncodingIndices);

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Diagnostics;
+using MaskBit.Generator;
+using MaskBit.Tokenizer;
+using Spectre.Console;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MaskBit.Cli.Commands;
+
+/// <summary>
+/// <c>maskbit bench</c>: speed and peak memory of the full-size models, randomly initialised from a config (no weights
+/// needed; the cost does not depend on the values). Numbers for the README come from here, never from unit tests.
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo>("--config", "-c") { Description = "Generator config (default: the official 14-bit one)", DefaultValueFactory = _ => new FileInfo("configs/generator/maskbit_generator_14bit.yaml") };
+        var steps = new Option<int>("--steps") { Description = "Decoding steps per image", DefaultValueFactory = _ => 64 };
+        var batch = new Option<int>("--batch-size") { Description = "Images per sampler call", DefaultValueFactory = _ => 1 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed sampler calls (after one warm-up step)", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
+
+        var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
+        foreach (var o in new Option[] { config, steps, batch, repeats, threads, device }) cmd.Options.Add(o);
+        cmd.SetAction(r =>
+        {
+            int n = CliChecks.Positive(r.GetValue(steps), "--steps");
+            int b = CliChecks.Positive(r.GetValue(batch), "--batch-size");
+            int reps = CliChecks.Positive(r.GetValue(repeats), "--repeats");
+            if (r.GetValue(threads) is int t) torch.set_num_threads(CliChecks.Positive(t, "--threads"));
+            var dev = new Device(r.GetValue(device)!);
+            var cfg = Config.ConfigLoader.Load(r.GetValue(config)!.FullName);
+            var vq = cfg.Model?.VqModel ?? throw new ArgumentException("config has no model.vq_model");
+            var mlm = cfg.Model.MlmModel ?? throw new ArgumentException("config has no model.mlm_model");
+            int size = cfg.Dataset?.Preprocessing?.Resolution ?? 256;
+
+            manual_seed(0);
+            var tokenizer = TokenizerFactory.Create(vq);
+            tokenizer.Module.to(dev).eval();
+            using var model = GeneratorFactory.Create(mlm, vq, size);
+            model.to(dev).eval();
+            long genParams = model.parameters().Sum(p => p.numel()), tokParams = tokenizer.Module.parameters().Sum(p => p.numel());
+            var options = SamplerOptions.FromConfig(mlm) with { NumSteps = n };
+            using var noise = new SeededSamplerNoise(0, dev);
+            var labels = arange(b, dtype: int64);
+
+            // Warm-up: one step (allocator, kernels).
+            new Sampler(model, options with { NumSteps = 1 }, noise).Sample(b, labels);
+            var sampler = new Sampler(model, options, noise);
+            double sampleSeconds = 0, decodeSeconds = 0;
+            for (int i = 0; i < reps; i++)
+            {
+                using var scope = NewDisposeScope();
+                var sw = Stopwatch.StartNew();
+                var result = sampler.Sample(b, labels);
+                sampleSeconds += sw.Elapsed.TotalSeconds;
+                sw.Restart();
+                using (no_grad()) tokenizer.DecodeTokens(result.Tokens).cpu();
+                decodeSeconds += sw.Elapsed.TotalSeconds;
+            }
+            double recon;
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+            {
+                var sw = Stopwatch.StartNew();
+                var x = rand(b, 3, size, size, device: dev);
+                var q = tokenizer.Encode(x);
+                tokenizer.Decode(q.Quantized).cpu();
+                recon = sw.Elapsed.TotalSeconds;
+            }
+            int images = b * reps;
+            var table = new Table().AddColumns("measure", "value");
+            table.AddRow("config", Markup.Escape(r.GetValue(config)!.Name));
+            table.AddRow("device / threads", $"{dev} / {torch.get_num_threads()}");
+            table.AddRow("generator / tokenizer parameters", $"{genParams:N0} / {tokParams:N0}");
+            table.AddRow("batch, steps", $"{b}, {n} (guidance: 2 x {b} sequences per forward)");
+            table.AddRow("sampling, s per image", $"{sampleSeconds / images:F2}");
+            table.AddRow("sampling, s per step (whole batch)", $"{sampleSeconds / reps / n:F3}");
+            table.AddRow("decode tokens -> image, s per image", $"{decodeSeconds / images:F2}");
+            table.AddRow("total, s per image", $"{(sampleSeconds + decodeSeconds) / images:F2}");
+            table.AddRow($"tokenizer reconstruct {size}x{size}, s per image", $"{recon / b:F2}");
+            table.AddRow("peak resident memory", $"{PeakResidentMiB():N0} MiB");
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>The process's resident-set high-water mark (Linux VmHWM), which includes libtorch's allocations.</summary>
+    static long PeakResidentMiB()
+    {
+        const string path = "/proc/self/status";
+        if (!File.Exists(path)) return Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
+        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("VmHWM:"));
+        return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) >> 10;
+    }
+}
