@@ -36,6 +36,24 @@ public class LfqBertGoldenTests
     }
 
     [Theory, MemberData(nameof(Cases))]
+    public void SavingWritesTheReleasedNamingBackInTheOriginalsOrder(string name)
+    {
+        var c = Golden.Case(name);
+        using var model = Build(c);
+        var path = Path.Combine(Path.GetTempPath(), $"maskbit-gen-{Guid.NewGuid():N}.bin");
+        try
+        {
+            Checkpoint.Save(model, path, LfqBert.ReleasedKeyRenamesForSaving);
+            var saved = Checkpoint.ReadStateDict(path);
+            var original = Checkpoint.ReadStateDict(c.ModelPath);
+            Assert.Contains("token_emb.weight", saved.Keys);
+            Assert.Equal(original.Keys, saved.Keys);
+            foreach (var (k, t) in original) Assert.True(t.equal(saved[k]).all().item<bool>(), $"{k} differs after the round trip");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory, MemberData(nameof(Cases))]
     public void LogitsInputBitsAndLabelsMatch(string name)
     {
         var c = Golden.Case(name);
