@@ -30,8 +30,12 @@ public static class NativeLibraryFix
     static readonly object Gate = new();
     static bool _done;
 
+    // A library module initializer is deliberate here (CA2255): the fix must run before any torch call a user of the
+    // library makes, and the library's first use is the only hook every caller passes through.
+#pragma warning disable CA2255
     [ModuleInitializer]
     internal static void Initialize() => EnsureLoadable();
+#pragma warning restore CA2255
 
     /// <summary>Call before the first torch call (the library does so itself when it is loaded).</summary>
     public static void EnsureLoadable()
