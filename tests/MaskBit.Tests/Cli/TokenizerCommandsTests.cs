@@ -29,6 +29,9 @@ public class TokenizerCommandsTests
         Assert.True(code == 0, stderr);
         Assert.Contains("PSNR", stdout);
         Assert.Contains("mean", stdout);
+        var summary = System.Text.Json.JsonDocument.Parse(stdout.Split('\n').Last(l => l.StartsWith("{\"MAE\"")));
+        Assert.InRange(summary.RootElement.GetProperty("SSIM").GetDouble(), -1, 1);
+        Assert.InRange(summary.RootElement.GetProperty("CodebookUsage").GetDouble(), 1.0 / 1024, 128.0 / 1024); // 2 images x 64 tokens
         foreach (var name in new[] { "a_recon.png", "b_recon.png" })
         {
             var img = Images.Read(Path.Combine(tmp["out"], name));
