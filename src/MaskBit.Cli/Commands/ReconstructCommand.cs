@@ -39,7 +39,7 @@ public static class ReconstructCommand
                 {
                     using var scope = NewDisposeScope();
                     using var batch = real; // made by the enumerator, outside this scope
-                    var (decoded, result) = Forward(tokenizer, real);
+                    var (decoded, result) = tokenizer.Reconstruct(real);
                     var fake = decoded.clamp(0, 1);
                     metrics.Update(real, fake, result.MinEncodingIndices);
                     var psnr = ImageMetrics.Psnr(real, fake).data<double>().ToArray();
@@ -64,9 +64,4 @@ public static class ReconstructCommand
         return cmd;
     }
 
-    static (Tensor decoded, QuantizerResult result) Forward(ITokenizer tokenizer, Tensor x)
-    {
-        var r = tokenizer.Encode(x);
-        return (tokenizer.Decode(r.Quantized), r);
-    }
 }

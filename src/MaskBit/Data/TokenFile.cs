@@ -1,6 +1,5 @@
 using System.Globalization;
 using MaskBit.Interop;
-using static TorchSharp.torch;
 
 namespace MaskBit.Data;
 

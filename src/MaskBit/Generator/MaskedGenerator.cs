@@ -1,7 +1,4 @@
 using System.Numerics;
-using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace MaskBit.Generator;
 

@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace MaskBit.Generator;
 
 /// <summary>Train-time token masking and generation-time mask schedules (modeling/modules/masking.py).</summary>

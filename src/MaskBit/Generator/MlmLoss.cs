@@ -1,7 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
-
 namespace MaskBit.Generator;
 
 /// <summary>What <see cref="MlmLoss"/> returns: the loss to optimise and the detached values the original logs.</summary>

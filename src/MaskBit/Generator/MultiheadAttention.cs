@@ -1,8 +1,3 @@
-using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
-
 namespace MaskBit.Generator;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using MaskBit.Config;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace MaskBit.Generator;
 

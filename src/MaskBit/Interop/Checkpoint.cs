@@ -1,6 +1,4 @@
 using System.IO.Compression;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace MaskBit.Interop;
 

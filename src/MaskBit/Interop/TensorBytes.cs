@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace MaskBit.Interop;
 
 /// <summary>One element type as the three file formats name it.</summary>

@@ -1,9 +1,5 @@
 using MaskBit.Config;
-using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
-using F = TorchSharp.torch.nn.functional;
 
 namespace MaskBit.Tokenizer;
 

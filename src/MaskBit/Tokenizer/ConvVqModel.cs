@@ -1,6 +1,4 @@
 using MaskBit.Config;
-using TorchSharp;
-using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace MaskBit.Tokenizer;
@@ -49,9 +47,5 @@ public sealed class ConvVqModel : Module<Tensor, (Tensor decoded, QuantizerResul
     public Tensor Decode(Tensor z) => decoder.forward(z);
 
     // x: [B, 3, H, W] -> (reconstruction [B, 3, H, W] unclamped, quantizer result)
-    public override (Tensor decoded, QuantizerResult result) forward(Tensor x)
-    {
-        var r = Encode(x);
-        return (Decode(r.Quantized), r);
-    }
+    public override (Tensor decoded, QuantizerResult result) forward(Tensor x) => ((ITokenizer)this).Reconstruct(x);
 }

@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace MaskBit.Tokenizer;
 
 /// <summary>What every Stage-I tokenizer offers (ConvVQModel, MaskGIT, Taming): images in [0,1] <-> tokens.</summary>
@@ -16,6 +14,13 @@ public interface ITokenizer
 
     /// <summary>z: [B, C, h, w] -> images [B, 3, h*f, w*f], unclamped.</summary>
     Tensor Decode(Tensor z);
+
+    /// <summary>The original's <c>forward</c>: x [B, 3, H, W] -> (reconstruction [B, 3, H, W] unclamped, quantizer result).</summary>
+    (Tensor decoded, QuantizerResult result) Reconstruct(Tensor x)
+    {
+        var r = Encode(x);
+        return (Decode(r.Quantized), r);
+    }
 }
 
 public static class TokenizerExtensions

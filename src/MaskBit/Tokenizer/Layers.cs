@@ -1,8 +1,4 @@
-using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
-using F = TorchSharp.torch.nn.functional;
 
 namespace MaskBit.Tokenizer;
 

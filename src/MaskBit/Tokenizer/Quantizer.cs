@@ -1,5 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace MaskBit.Tokenizer;

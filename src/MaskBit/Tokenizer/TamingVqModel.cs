@@ -1,8 +1,4 @@
-using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
-using F = TorchSharp.torch.nn.functional;
 
 namespace MaskBit.Tokenizer;
 
@@ -44,11 +40,7 @@ public sealed class TamingVqModel : Module<Tensor, (Tensor decoded, QuantizerRes
     // z: [B, 256, h, w] -> [B, 3, 16h, 16w] in ~[0,1] (unclamped)
     public Tensor Decode(Tensor z) => (decoder.forward(post_quant_conv.forward(z)) + 1.0) / 2.0;
 
-    public override (Tensor decoded, QuantizerResult result) forward(Tensor x)
-    {
-        var r = Encode(x);
-        return (Decode(r.Quantized), r);
-    }
+    public override (Tensor decoded, QuantizerResult result) forward(Tensor x) => ((ITokenizer)this).Reconstruct(x);
 
     static Conv2d Conv3(long cin, long cout) => Conv2d(cin, cout, 3, padding: 1);
 

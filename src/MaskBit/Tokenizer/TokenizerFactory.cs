@@ -1,7 +1,5 @@
 using MaskBit.Config;
 using MaskBit.Interop;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace MaskBit.Tokenizer;
 
