@@ -17,11 +17,33 @@ public static class App
         return root;
     }
 
+    static readonly System.Text.RegularExpressions.Regex DottedOverride = new(@"^[A-Za-z_]\w*(\.\w+)+=");
+
+    /// <summary>
+    /// Accepts the original's OmegaConf command-line style too: <c>config=FILE</c> and bare dotted overrides
+    /// (<c>training.per_gpu_batch_size=32</c>) become <c>--config FILE</c> and <c>--set ...</c>; an argument that names
+    /// an existing file is left alone.
+    /// </summary>
+    internal static string[] OriginalStyleOverrides(string[] args)
+    {
+        var result = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            bool isValue = i > 0 && args[i - 1].StartsWith('-');
+            if (isValue || File.Exists(a) || Directory.Exists(a)) result.Add(a);
+            else if (a.StartsWith("config=", StringComparison.Ordinal)) result.AddRange(["--config", a["config=".Length..]]);
+            else if (DottedOverride.IsMatch(a)) result.AddRange(["--set", a]);
+            else result.Add(a);
+        }
+        return [.. result];
+    }
+
     /// <summary>Runs the command line; every failure ends as one line on stderr and exit code 1.</summary>
     public static int Run(string[] args)
     {
         MaskBit.Interop.NativeLibraryFix.EnsureLoadable();
-        var parsed = Build().Parse(args);
+        var parsed = Build().Parse(OriginalStyleOverrides(args));
         // Usage errors (unknown command, missing argument) end like every other error: one line, exit 1.
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
             return CliErrors.Fail($"{string.Join("; ", parsed.Errors.Select(e => e.Message))} (see maskbit {parsed.CommandResult.Command.Name} --help)");

@@ -85,6 +85,8 @@ public class TokenizerCommandsTests
         { "shape", ["reconstruct", "-c", Config, "--checkpoint", Model, "--set", "model.vq_model.token_size=12", "IMG"] },
         { "missing", ["reconstruct", "-c", Config, "--checkpoint", Model, "--set", "model.vq_model.num_res_blocks=2", "IMG"] },
         { "token_siz", ["reconstruct", "-c", Config, "--checkpoint", Model, "--set", "model.vq_model.token_siz=12", "IMG"] },
+        { "model.vq_model.token_size", ["reconstruct", "config=" + Config, "--checkpoint", Model, "model.vq_model.token_sise=12", "IMG"] },
+        { "has shape", ["reconstruct", "config=" + Config, "--checkpoint", Model, "model.vq_model.token_size=12", "IMG"] },
         { "BADIMG", ["reconstruct", "-c", Config, "--checkpoint", Model, "BADIMG"] },
         { "--batch-size", ["reconstruct", "-c", Config, "--checkpoint", Model, "--batch-size", "0", "IMG"] },
         { "Required argument", ["reconstruct", "-c", Config] },
