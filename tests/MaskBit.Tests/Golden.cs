@@ -62,12 +62,19 @@ public static class Golden
         }
     }
 
+    /// <summary>
+    /// The fixtures shipped in this repository. End-to-end tests that only need "a checkpoint written by the
+    /// original" (the CLI tests, matched to configs/presets) use these, so they do not depend on which fixture set
+    /// <see cref="Dir"/> names.
+    /// </summary>
+    public static string RepoCopy => Path.Combine(RepoRoot, "tests", "golden");
+
     public static string Dir
     {
         get
         {
             var env = Environment.GetEnvironmentVariable("MASKBIT_GOLDEN_DIR");
-            return string.IsNullOrEmpty(env) ? Path.Combine(RepoRoot, "tests", "golden") : Path.GetFullPath(env);
+            return string.IsNullOrEmpty(env) ? RepoCopy : Path.GetFullPath(env);
         }
     }
 

@@ -7,8 +7,8 @@ namespace MaskBit.Tests.Cli;
 public class GenerateCommandTests
 {
     static string Config => Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_generator.yaml");
-    static string Tokenizer => Path.Combine(Golden.Dir, "tokenizer_lfq_small", "model.bin");
-    static string Generator => Path.Combine(Golden.Dir, "generator_lfqbert_small", "model.bin");
+    static string Tokenizer => Path.Combine(Golden.RepoCopy, "tokenizer_lfq_small", "model.bin");
+    static string Generator => Path.Combine(Golden.RepoCopy, "generator_lfqbert_small", "model.bin");
 
     static string[] Args(string output, params string[] extra) => ArgsWith(Tokenizer, Generator, output, extra);
 

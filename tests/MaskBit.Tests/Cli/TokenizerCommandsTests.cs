@@ -10,7 +10,7 @@ namespace MaskBit.Tests.Cli;
 public class TokenizerCommandsTests
 {
     static string Config => Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_tokenizer.yaml");
-    static string Model => Path.Combine(Golden.Dir, "tokenizer_lfq_small", "model.bin");
+    static string Model => Path.Combine(Golden.RepoCopy, "tokenizer_lfq_small", "model.bin");
 
     static void WriteImage(string path, int w, int h, int seed)
     {

@@ -25,7 +25,7 @@ public class LfqBertGoldenTests
         return model;
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("generator"), MemberData(nameof(Cases))]
     public void StateDictMatchesTheFileEntryForEntry(string name)
     {
         var c = Golden.Case(name);
@@ -35,7 +35,7 @@ public class LfqBertGoldenTests
         Assert.Equal(c.Json.GetProperty("num_parameters").GetInt64(), model.parameters().Sum(p => p.numel()));
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("generator"), MemberData(nameof(Cases))]
     public void SavingWritesTheReleasedNamingBackInTheOriginalsOrder(string name)
     {
         var c = Golden.Case(name);
@@ -53,7 +53,7 @@ public class LfqBertGoldenTests
         finally { File.Delete(path); }
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("generator"), MemberData(nameof(Cases))]
     public void LogitsInputBitsAndLabelsMatch(string name)
     {
         var c = Golden.Case(name);
@@ -72,7 +72,7 @@ public class LfqBertGoldenTests
         using (no_grad()) c.AssertClose("logits", model.forward(c["masked_tokens"], effective, zeros_like(drop)));
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("generator"), MemberData(nameof(Cases))]
     public void IntermediateActivationsMatch(string name)
     {
         var c = Golden.Case(name);

@@ -12,7 +12,7 @@ public class ManifestTests
 {
     public static TheoryData<string> Files => Manifests.Files("generator", "demo");
 
-    [Theory, MemberData(nameof(Files))]
+    [ManifestTheory("generator", "demo"), MemberData(nameof(Files))]
     public void GeneratorBuiltFromConfigMatchesManifest(string manifestFile)
     {
         var manifest = Manifests.Read(manifestFile);

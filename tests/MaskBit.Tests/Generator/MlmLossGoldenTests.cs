@@ -8,7 +8,7 @@ public class MlmLossGoldenTests
 {
     public static TheoryData<string> Cases => Golden.CaseNames("loss");
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("loss"), MemberData(nameof(Cases))]
     public void LossLoggedValuesAndGradientMatch(string name)
     {
         var c = Golden.Case(name);

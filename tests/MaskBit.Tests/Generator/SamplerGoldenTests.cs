@@ -53,7 +53,7 @@ public class SamplerGoldenTests
         Assert.True(Math.Abs(actual - expected) <= rtol * Math.Abs(expected), $"{c.Name}:{key}: {actual:R} != expected {expected:R}");
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("sampler"), MemberData(nameof(Cases))]
     public void EveryStepMatchesTeacherForced(string name)
     {
         var c = Golden.Case(name);
@@ -87,7 +87,7 @@ public class SamplerGoldenTests
         }
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("sampler"), MemberData(nameof(Cases))]
     public void FullRunWithRecordedDrawsReproducesTheFinalTokens(string name)
     {
         var c = Golden.Case(name);
@@ -111,7 +111,7 @@ public class SamplerGoldenTests
         using (no_grad()) c.AssertClose("images", tokenizer.DecodeTokens(result.Tokens));
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("sampler"), MemberData(nameof(Cases))]
     public void DefaultGumbelTransformMatchesTheRecordedNoise(string name)
     {
         var c = Golden.Case(name);

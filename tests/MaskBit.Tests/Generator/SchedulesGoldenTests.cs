@@ -14,7 +14,7 @@ public class SchedulesGoldenTests(ITestOutputHelper output)
     public static TheoryData<string> Cases => Golden.CaseNames("schedules");
     static readonly string[] NotCheckedHere = ["lr.", "ema."];
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("schedules"), MemberData(nameof(Cases))]
     public void SchedulesMatch(string name)
     {
         var c = Golden.Case(name);

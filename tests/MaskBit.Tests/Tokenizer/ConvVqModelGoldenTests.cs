@@ -18,7 +18,7 @@ public class ConvVqModelGoldenTests
         return (model, c);
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("tokenizer"), MemberData(nameof(Cases))]
     public void EvalEncodeDecodeMatches(string name)
     {
         using var scope = NewDisposeScope();
@@ -44,7 +44,7 @@ public class ConvVqModelGoldenTests
         c.AssertClose("decoded_from_tokens", model.DecodeTokens(c["tokens_flat"]));
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("tokenizer"), MemberData(nameof(Cases))]
     public void TrainModeLossesAndGradientsMatch(string name)
     {
         using var scope = NewDisposeScope();
@@ -82,7 +82,7 @@ public class ConvVqModelGoldenTests
         c.AssertClose("grad_encoder_output__quantizer_loss", z2.grad!);
     }
 
-    [Theory, MemberData(nameof(Cases))]
+    [GoldenTheory("tokenizer"), MemberData(nameof(Cases))]
     public void QuantizerProbeWithZerosAndTinyValuesMatches(string name)
     {
         using var scope = NewDisposeScope();

@@ -9,7 +9,7 @@ public class TokenizerManifestTests
 {
     public static TheoryData<string> Files => Manifests.Files("tokenizer", "external", "generator", "demo");
 
-    [Theory, MemberData(nameof(Files))]
+    [ManifestTheory("tokenizer", "external", "generator", "demo"), MemberData(nameof(Files))]
     public void TokenizerBuiltFromConfigMatchesManifest(string manifestFile)
     {
         using var scope = NewDisposeScope();
