@@ -55,12 +55,7 @@ public class ConvVqModelGoldenTests
         z.retain_grad();
         var r = model.Quantize.forward(z);
         var decoded = model.Decode(r.Quantized);
-        c.AssertClose("train_quantizer_loss", r.QuantizerLoss);
-        c.AssertClose("train_commitment_loss", r.CommitmentLoss);
-        c.AssertClose("train_entropy_loss", r.EntropyLoss);
-        c.AssertClose("train_per_sample_entropy", r.PerSampleEntropy);
-        c.AssertClose("train_avg_entropy", r.AvgEntropy);
-        c.AssertClose("train_indices", r.MinEncodingIndices);
+        AssertTrainModeResult(c, "train_", r);
         c.AssertClose("train_decoded", decoded);
 
         // The fixture's surrogate: 4 * mse(input, decoded) + quantizer_loss (VQGANLoss without perceptual/GAN terms).
@@ -90,11 +85,17 @@ public class ConvVqModelGoldenTests
         model.train();
         var r = model.Quantize.forward(c["probe_z"]);
         c.AssertClose("probe_quantized", r.Quantized);
-        c.AssertClose("probe_indices", r.MinEncodingIndices);
-        c.AssertClose("probe_commitment_loss", r.CommitmentLoss);
-        c.AssertClose("probe_entropy_loss", r.EntropyLoss);
-        c.AssertClose("probe_per_sample_entropy", r.PerSampleEntropy);
-        c.AssertClose("probe_avg_entropy", r.AvgEntropy);
-        c.AssertClose("probe_quantizer_loss", r.QuantizerLoss);
+        AssertTrainModeResult(c, "probe_", r);
+    }
+
+    /// <summary>The train-mode result dict (entropy terms active) stored under <paramref name="prefix"/>.</summary>
+    static void AssertTrainModeResult(GoldenCase c, string prefix, QuantizerResult r)
+    {
+        c.AssertClose(prefix + "indices", r.MinEncodingIndices);
+        c.AssertClose(prefix + "quantizer_loss", r.QuantizerLoss);
+        c.AssertClose(prefix + "commitment_loss", r.CommitmentLoss);
+        c.AssertClose(prefix + "entropy_loss", r.EntropyLoss);
+        c.AssertClose(prefix + "per_sample_entropy", r.PerSampleEntropy);
+        c.AssertClose(prefix + "avg_entropy", r.AvgEntropy);
     }
 }
