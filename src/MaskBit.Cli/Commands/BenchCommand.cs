@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using MaskBit.Generator;
+using MaskBit.Generation;
 using MaskBit.Tokenizer;
 using Spectre.Console;
 using TorchSharp;

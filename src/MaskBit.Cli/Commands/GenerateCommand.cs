@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MaskBit.Data;
-using MaskBit.Generator;
+using MaskBit.Generation;
 using MaskBit.Tokenizer;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -56,7 +56,7 @@ public static class GenerateCommand
                 MaskScheduleStrategy = r.GetValue(schedule) ?? baseOptions.MaskScheduleStrategy,
             };
 
-            var rng = new torch.Generator(r.GetValue(seed));
+            var rng = new Generator(r.GetValue(seed));
             var labelList = r.GetValue(classes) is { Length: > 0 } given
                 ? given.Select(ImageNetClasses.Resolve).ToList()
                 : Sampler.DefaultLabels(10, rng).data<long>().Select(l => (int)l).ToList();

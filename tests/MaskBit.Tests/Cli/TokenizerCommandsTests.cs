@@ -15,7 +15,7 @@ public class TokenizerCommandsTests
     static void WriteImage(string path, int w, int h, int seed)
     {
         using var scope = NewDisposeScope();
-        Images.Save(path, rand([3, h, w], generator: new torch.Generator(1).manual_seed(seed)));
+        Images.Save(path, rand([3, h, w], generator: new Generator(1).manual_seed(seed)));
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public class ImageMetricsTests
     [Fact]
     public void SsimOfAnImageWithItselfIsOne()
     {
-        var x = torch.rand(2, 3, 16, 12, generator: new torch.Generator(3));
+        var x = torch.rand(2, 3, 16, 12, generator: new Generator(3));
         var ssim = ImageMetrics.Ssim(x, x.clone());
         Assert.True((ssim - 1).abs().max().item<double>() < 1e-6);
         Assert.Equal(100.0, ImageMetrics.Psnr(x, x)[0].item<double>(), 9); // 10 log10(1 / 1e-10)
@@ -48,7 +48,7 @@ public class ImageMetricsTests
     [Fact]
     public void PsnrAndSsimFallAsNoiseGrows()
     {
-        var gen = new torch.Generator(5);
+        var gen = new Generator(5);
         var x = torch.rand(1, 3, 16, 16, generator: gen);
         var noise = torch.randn(1, 3, 16, 16, generator: gen);
         double lastPsnr = double.MaxValue, lastSsim = double.MaxValue;

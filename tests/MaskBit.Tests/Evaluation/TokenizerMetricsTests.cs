@@ -61,7 +61,7 @@ public class TokenizerMetricsTests
     [Fact]
     public void ImagesAreClampedToTheUnitRange()
     {
-        var real = torch.rand(2, 3, 8, 8, generator: new torch.Generator(9));
+        var real = torch.rand(2, 3, 8, 8, generator: new Generator(9));
         var clamped = new TokenizerMetrics(2);
         clamped.Update(real, real + 3, torch.zeros(2, 4, 4, dtype: int64));
         var ones = new TokenizerMetrics(2);

@@ -53,7 +53,7 @@ public class QuantizerTests
         using var scope = NewDisposeScope();
         var q = new LookupFreeQuantizer(5, commitmentCost: 0.25, entropyLossWeight: 0.0);
         q.train();
-        var z = randn(2, 5, 3, 3, generator: new torch.Generator(1).manual_seed(1)).requires_grad_(true);
+        var z = randn(2, 5, 3, 3, generator: new Generator(1).manual_seed(1)).requires_grad_(true);
         var r = q.forward(z);
         Assert.Equal(0f, r.EntropyLoss.item<float>());
         (r.Quantized.sum() + r.QuantizerLoss).backward();

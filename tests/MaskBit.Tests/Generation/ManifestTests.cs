@@ -1,8 +1,8 @@
 using MaskBit.Config;
-using MaskBit.Generator;
+using MaskBit.Generation;
 using MaskBit.Interop;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 /// <summary>
 /// The full-size generator built from every official generator/demo config (golden manifests H) against the

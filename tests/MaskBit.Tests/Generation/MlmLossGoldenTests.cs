@@ -1,7 +1,7 @@
-using MaskBit.Generator;
+using MaskBit.Generation;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 /// <summary>Parity of <see cref="MlmLoss"/> with the original (golden kind "loss": E).</summary>
 public class MlmLossGoldenTests

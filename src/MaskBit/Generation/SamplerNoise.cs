@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// Every random draw of <see cref="Sampler"/>, in the original's order per step: first <see cref="Categorical"/>,
@@ -21,15 +21,15 @@ public interface ISamplerNoise
 /// </summary>
 public sealed class SeededSamplerNoise : ISamplerNoise, IDisposable
 {
-    readonly torch.Generator _cpu;
-    readonly torch.Generator _device;
+    readonly Generator _cpu;
+    readonly Generator _device;
 
     /// <param name="seed">Seed of both generators.</param>
     /// <param name="device">The device the sampler runs on (where the probabilities live); CPU when null.</param>
     public SeededSamplerNoise(ulong seed, Device? device = null)
     {
-        _cpu = new torch.Generator(seed);
-        _device = device is null || device.type == DeviceType.CPU ? _cpu : new torch.Generator(seed, device);
+        _cpu = new Generator(seed);
+        _device = device is null || device.type == DeviceType.CPU ? _cpu : new Generator(seed, device);
     }
 
     public Tensor Categorical(Tensor probs, int step)

@@ -1,9 +1,9 @@
 using System.Text.RegularExpressions;
-using MaskBit.Generator;
+using MaskBit.Generation;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 /// <summary>
 /// Mask, guidance and unmasking schedules against the original (golden kind "schedules": F). The LR (<c>lr.*</c>)
@@ -46,7 +46,7 @@ public class SchedulesGoldenTests(ITestOutputHelper output)
         // original's order) gives the same result as the stated torch.manual_seed did.
         var seed = Regex.Match(c.Json.GetProperty("tensors").GetProperty("get_mask_tokens.r_draw").GetProperty("description").GetString()!, @"manual_seed\((\d+)\)");
         Assert.True(seed.Success, $"{name}: get_mask_tokens.r_draw does not state its seed");
-        using (var rng = new TorchSharp.torch.Generator(ulong.Parse(seed.Groups[1].Value)))
+        using (var rng = new Generator(ulong.Parse(seed.Groups[1].Value)))
         {
             var (seededMasked, seededMask) = Masking.GetMaskTokens(c["get_mask_tokens.tokens"], 32, "arccos", rng);
             Check("get_mask_tokens.masked_tokens", seededMasked);

@@ -1,7 +1,7 @@
 using MaskBit.Config;
 using MaskBit.Interop;
 
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>Builds the Stage-II generator a config names, with the arguments the original scripts pass.</summary>
 public static class GeneratorFactory

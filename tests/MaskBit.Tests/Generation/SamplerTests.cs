@@ -1,8 +1,8 @@
 using MaskBit.Config;
-using MaskBit.Generator;
+using MaskBit.Generation;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 /// <summary>Sampler behaviour with its own seeded noise on a tiny random generator.</summary>
 public class SamplerTests
@@ -62,7 +62,7 @@ public class SamplerTests
         using var scope = NewDisposeScope();
         using var model = Tiny();
         using var noise = new SeededSamplerNoise(3);
-        var labels = Sampler.DefaultLabels(20, new TorchSharp.torch.Generator(4));
+        var labels = Sampler.DefaultLabels(20, new Generator(4));
         Assert.Equal(new long[] { 1, 7, 282, 604, 724, 179, 751, 404, 850 }, labels.data<long>().Take(9).ToArray());
         Assert.Equal(labels[9].item<long>(), labels[19].item<long>()); // one random class, drawn once
         Assert.InRange(labels[9].item<long>(), 0, 998);

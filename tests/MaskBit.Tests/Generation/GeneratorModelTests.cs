@@ -1,10 +1,10 @@
 using MaskBit.Interop;
 using MaskBit.Config;
-using MaskBit.Generator;
+using MaskBit.Generation;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 /// <summary>Structure and behaviour of the generator modules on tiny random models.</summary>
 public class GeneratorModelTests
@@ -13,7 +13,7 @@ public class GeneratorModelTests
 
     static (Tensor tokens, Tensor labels, Tensor drop) Inputs(MaskedGenerator model, int b = 3)
     {
-        var g = new TorchSharp.torch.Generator(5);
+        var g = new Generator(5);
         var tokens = randint(0, model.EffectiveCodebookSize + 1, [b, model.SeqLen, model.Splits], generator: g); // mask token included
         return (tokens, tensor(new long[] { 3, 999, 7 }[..b]), tensor(new[] { false, true, false }[..b]));
     }

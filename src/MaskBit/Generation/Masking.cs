@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>Train-time token masking and generation-time mask schedules (modeling/modules/masking.py).</summary>
 public static class Masking
@@ -13,7 +13,7 @@ public static class Masking
     /// tokens: [B, N, splits] int64 -> (masked tokens [B, N, splits], mask [B, N, splits] bool).
     /// </summary>
     public static (Tensor maskedTokens, Tensor mask) GetMaskTokens(Tensor tokens, long maskToken, string mode = "arccos",
-        torch.Generator? rng = null, double minMaskingRatio = 0.0)
+        Generator? rng = null, double minMaskingRatio = 0.0)
     {
         CheckMode(mode, TrainModes);
         using var scope = NewDisposeScope();

@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// The 1000 ImageNet-1k class names in class-index order (the original's <c>imagenet_idx2classname</c>), so that

@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>What <see cref="MlmLoss"/> returns: the loss to optimise and the detached values the original logs.</summary>
 public sealed record MlmLossOutput(Tensor Loss, Tensor CorrectTokens, Tensor MaskedTokenLoss, Tensor MaskedCorrectTokens);

@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// Feed-forward block of the generator (modeling/bert.py <c>BertFeedForward</c>): <c>net</c> = Linear, GELU (erf),

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// Splits a token index of <c>log2(codebook_size)</c> bits into <c>splits</c> groups of <c>bits / splits</c> bits

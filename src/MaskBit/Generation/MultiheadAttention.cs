@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// Batch-first self-attention with the parameter layout of <c>torch.nn.MultiheadAttention(D, heads, dropout,

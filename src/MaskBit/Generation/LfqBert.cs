@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// The MaskBit generator (modeling/bert.py <c>LFQBert</c>, model_cls "lfq_bert"): an embedding-free bidirectional

@@ -1,6 +1,6 @@
 using TorchSharp.Utils;
 
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// One transformer layer. The original keeps each layer as a <c>ModuleList([BertAttention, BertFeedForward])</c>,

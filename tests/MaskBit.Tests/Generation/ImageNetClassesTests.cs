@@ -1,6 +1,6 @@
-using MaskBit.Generator;
+using MaskBit.Generation;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 public class ImageNetClassesTests
 {

@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// Attention block of the generator (modeling/bert.py <c>BertAttention</c>). Post-norm (every config):

@@ -1,9 +1,9 @@
-using MaskBit.Generator;
+using MaskBit.Generation;
 using MaskBit.Interop;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 /// <summary>Parity of <see cref="LfqBert"/> with the original's outputs (golden kind "generator": D, D').</summary>
 public class LfqBertGoldenTests

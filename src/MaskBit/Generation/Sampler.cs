@@ -1,6 +1,6 @@
 using MaskBit.Config;
 
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>The test-time knobs of the original's <c>sample()</c> (spec 5); defaults are its keyword defaults.</summary>
 public sealed record SamplerOptions
@@ -86,7 +86,7 @@ public sealed class Sampler
     /// bullterrier, race car, airliner, teddy bear and one random class in [0, 999) drawn once, repeated
     /// numSamples / 10 times.
     /// </summary>
-    public static Tensor DefaultLabels(int numSamples, torch.Generator? rng = null)
+    public static Tensor DefaultLabels(int numSamples, Generator? rng = null)
     {
         if (numSamples <= 0 || numSamples % 10 != 0)
             throw new ArgumentException($"without labels the number of samples must be a positive multiple of 10 (the original's default label list), got {numSamples}");
@@ -156,7 +156,7 @@ public sealed class Sampler
     /// Generates numSamples token grids. labels [B] int64 (the original's default list when null, its random class
     /// drawn from <paramref name="labelRng"/>); <paramref name="onStep"/> sees every step (e.g. for a progress bar).
     /// </summary>
-    public SampleResult Sample(int numSamples, Tensor? labels = null, Action<SamplerStep>? onStep = null, torch.Generator? labelRng = null)
+    public SampleResult Sample(int numSamples, Tensor? labels = null, Action<SamplerStep>? onStep = null, Generator? labelRng = null)
     {
         using var outer = NewDisposeScope();
         var device = _model.parameters().First().device;

@@ -1,7 +1,7 @@
-using MaskBit.Generator;
+using MaskBit.Generation;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 public class FactorizationAndMaskingTests
 {
@@ -13,7 +13,7 @@ public class FactorizationAndMaskingTests
     public void SplitThenCombineIsTheIdentityWithLowBitsFirst(int codebookSize, int splits)
     {
         using var scope = NewDisposeScope();
-        var tokens = randint(0, codebookSize, [3, 16], generator: new TorchSharp.torch.Generator(1));
+        var tokens = randint(0, codebookSize, [3, 16], generator: new Generator(1));
         var split = Factorization.Split(tokens, codebookSize, splits);
         Assert.Equal([3L, 16, splits], split.shape);
         int eb = Factorization.BitsPerSplit(codebookSize, splits);
@@ -37,8 +37,8 @@ public class FactorizationAndMaskingTests
     public void MaskTokensReplaceExactlyTheMaskedElements()
     {
         using var scope = NewDisposeScope();
-        var tokens = randint(0, 32, [4, 64, 2], generator: new TorchSharp.torch.Generator(2));
-        var (masked, mask) = Masking.GetMaskTokens(tokens, 32, "cosine", new TorchSharp.torch.Generator(3), minMaskingRatio: 0.5);
+        var tokens = randint(0, 32, [4, 64, 2], generator: new Generator(2));
+        var (masked, mask) = Masking.GetMaskTokens(tokens, 32, "cosine", new Generator(3), minMaskingRatio: 0.5);
         Assert.Equal(ScalarType.Bool, mask.dtype);
         Assert.True(masked.eq(32).eq(mask).all().item<bool>());
         Assert.True(masked.masked_select(mask.logical_not()).eq(tokens.masked_select(mask.logical_not())).all().item<bool>());

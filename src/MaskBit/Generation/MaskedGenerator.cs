@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// What the sampler and the training loop need from a Stage-II generator (<see cref="LfqBert"/>, <see cref="Bert"/>):

@@ -1,9 +1,9 @@
-using MaskBit.Generator;
+using MaskBit.Generation;
 using MaskBit.Interop;
 using MaskBit.Tokenizer;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Generator;
+namespace MaskBit.Tests.Generation;
 
 /// <summary>
 /// Replay of the original's <c>sample()</c> trace (golden kind "sampler": G) with its recorded categorical draws and

@@ -1,4 +1,4 @@
-namespace MaskBit.Generator;
+namespace MaskBit.Generation;
 
 /// <summary>
 /// The embedding-table generator for classic-VQ tokenizers (modeling/bert.py <c>Bert</c>, model_cls "bert"; no
