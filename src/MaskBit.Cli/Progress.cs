@@ -6,6 +6,10 @@ namespace MaskBit.Cli;
 static class Progress
 {
     public static void Run(string description, double total, Action<Action<double>> work) =>
+        Run<int>(description, total, advance => { work(advance); return 0; });
+
+    /// <summary>The same for work that returns a result.</summary>
+    public static T Run<T>(string description, double total, Func<Action<double>, T> work) =>
         AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
@@ -14,7 +18,7 @@ static class Progress
             .Start(ctx =>
             {
                 var task = ctx.AddTask(Markup.Escape(description), maxValue: total);
-                work(n => task.Increment(n));
+                return work(n => task.Increment(n));
             });
 
     /// <summary>"N.NN it/s" column.</summary>

@@ -16,7 +16,8 @@ public static class BenchCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo>("--config", "-c") { Description = "Generator config (default: the official 14-bit one)", DefaultValueFactory = _ => new FileInfo("configs/generator/maskbit_generator_14bit.yaml") };
+        var config = new Option<FileInfo>("--config", "-c") { Description = "Generator config (default: the official 14-bit one, shipped with maskbit)", DefaultValueFactory = _ => new FileInfo(ShippedConfigs.Path("generator/maskbit_generator_14bit.yaml")) };
+        var set = new Option<string[]>("--set") { Description = "Config override key=value (e.g. model.mlm_model.depth=12); repeatable" };
         var steps = new Option<int>("--steps") { Description = "Decoding steps per image", DefaultValueFactory = _ => 64 };
         var batch = new Option<int>("--batch-size") { Description = "Images per sampler call", DefaultValueFactory = _ => 1 };
         var repeats = new Option<int>("--repeats") { Description = "Timed sampler calls (after one warm-up step)", DefaultValueFactory = _ => 1 };
@@ -24,7 +25,7 @@ public static class BenchCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
 
         var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
-        foreach (var o in new Option[] { config, steps, batch, repeats, threads, device }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(steps), "--steps");
@@ -32,7 +33,7 @@ public static class BenchCommand
             int reps = CliChecks.Positive(r.GetValue(repeats), "--repeats");
             if (r.GetValue(threads) is int t) torch.set_num_threads(CliChecks.Positive(t, "--threads"));
             var dev = new Device(r.GetValue(device)!);
-            var cfg = Config.ConfigLoader.Load(r.GetValue(config)!.FullName);
+            var cfg = Config.ConfigLoader.Load(r.GetValue(config)!.FullName, r.GetValue(set) ?? []);
             var vq = cfg.Model?.VqModel ?? throw new ArgumentException("config has no model.vq_model");
             var mlm = cfg.Model.MlmModel ?? throw new ArgumentException("config has no model.mlm_model");
             int size = cfg.Dataset?.Preprocessing?.Resolution ?? 256;
@@ -43,7 +44,7 @@ public static class BenchCommand
             using var model = GeneratorFactory.Create(mlm, vq, size);
             model.to(dev).eval();
             long genParams = model.parameters().Sum(p => p.numel()), tokParams = tokenizer.Module.parameters().Sum(p => p.numel());
-            var options = SamplerOptions.FromConfig(mlm) with { NumSteps = n };
+            var options = mlm.Sampling with { NumSteps = n };
             using var noise = new SeededSamplerNoise(0, dev);
             var labels = arange(b, dtype: int64);
 

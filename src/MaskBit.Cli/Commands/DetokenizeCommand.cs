@@ -1,6 +1,5 @@
 using System.CommandLine;
 using MaskBit.Data;
-using MaskBit.Tokenizer;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;
@@ -10,13 +9,13 @@ public static class DetokenizeCommand
 {
     public static Command Create()
     {
-        var common = new TokenizerOptions();
+        var model = new ModelOptions(withGenerator: false);
         var input = new Argument<FileInfo>("tokens") { Description = "Token file written by `maskbit tokenize` (.safetensors or .txt)" };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Output folder", DefaultValueFactory = _ => new DirectoryInfo("decoded") };
         var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8, Description = "Images per decode pass" };
 
         var cmd = new Command("detokenize", "Decode token indices back into images.");
-        common.AddTo(cmd);
+        model.AddTo(cmd);
         cmd.Arguments.Add(input);
         cmd.Options.Add(output);
         cmd.Options.Add(batchSize);
@@ -24,9 +23,10 @@ public static class DetokenizeCommand
         {
             var bs = CliChecks.Positive(r.GetValue(batchSize), "--batch-size");
             var file = TokenFile.Read(r.GetValue(input)!.FullName);
-            var (_, tokenizer, device) = common.LoadTokenizer(r);
-            if (file.CodebookSize != tokenizer.Quantize.CodebookSize)
-                throw new ArgumentException($"{r.GetValue(input)!.Name}: tokens are for a codebook of {file.CodebookSize}, the tokenizer has {tokenizer.Quantize.CodebookSize}");
+            using var pipeline = model.Load(r);
+            pipeline.BatchSize = bs;
+            if (file.CodebookSize != pipeline.CodebookSize)
+                throw new ArgumentException($"{r.GetValue(input)!.Name}: tokens are for a codebook of {file.CodebookSize}, the tokenizer has {pipeline.CodebookSize}");
             var outDir = r.GetValue(output)!;
             outDir.Create();
             long n = file.Tokens.shape[0];
@@ -35,9 +35,8 @@ public static class DetokenizeCommand
                 for (long start = 0; start < n; start += bs)
                 {
                     using var scope = NewDisposeScope();
-                    using var _ = no_grad();
                     long count = Math.Min(bs, n - start);
-                    var images = tokenizer.DecodeTokens(file.Tokens.narrow(0, start, count).to(device)).clamp(0, 1).cpu();
+                    var images = pipeline.Detokenize(file.Tokens.narrow(0, start, count));
                     for (long i = 0; i < count; i++)
                     {
                         var name = Path.GetFileNameWithoutExtension(file.Sources[(int)(start + i)]);

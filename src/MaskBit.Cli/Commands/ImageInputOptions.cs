@@ -1,14 +1,10 @@
 using System.CommandLine;
-using MaskBit.Config;
-using MaskBit.Data;
+using MaskBit.Pipeline;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;
 
-/// <summary>
-/// Image inputs of the tokenizer commands: files or folders, the evaluation transform of the original (resize the
-/// shorter side + centre crop, with the config's interpolation) and batching.
-/// </summary>
+/// <summary>Image inputs of the tokenizer commands: files or folders, the model's input size, batching.</summary>
 public sealed class ImageInputOptions
 {
     readonly Argument<string[]> _images = new("images") { Description = "Image files or folders (any format Skia reads)", Arity = ArgumentArity.OneOrMore };
@@ -29,15 +25,15 @@ public sealed class ImageInputOptions
         return ImageFiles.Expand(r.GetValue(_images)!);
     }
 
-    /// <summary>Side of the square model input.</summary>
-    public int Size(ParseResult r, ExperimentConfig config) => r.GetValue(_resolution) ?? config.Dataset?.Preprocessing?.Resolution ?? 256;
+    /// <summary>--resolution as the config override it stands for.</summary>
+    public IEnumerable<string> Overrides(ParseResult r) =>
+        r.GetValue(_resolution) is int size ? [$"dataset.preprocessing.resolution={CliChecks.Positive(size, "--resolution")}"] : [];
 
-    /// <summary>The files in batches: [B, 3, S, S] in [0,1] on <paramref name="device"/>, allocated in the caller's dispose scope.</summary>
-    public IEnumerable<(string[] files, Tensor images)> Batches(ParseResult r, IReadOnlyList<string> files, ExperimentConfig config, Device device)
+    /// <summary>The files in batches: [B, 3, S, S] in [0,1] on the CPU (the model's evaluation transform), allocated in the caller's dispose scope.</summary>
+    public IEnumerable<(string[] files, Tensor images)> Batches(ParseResult r, IReadOnlyList<string> files, MaskBitPipeline pipeline)
     {
-        int size = Size(r, config);
-        var interpolation = Images.ParseInterpolation(config.Dataset?.Preprocessing?.Interpolation ?? "bilinear");
-        foreach (var chunk in files.Chunk(r.GetValue(_batchSize)))
-            yield return (chunk, stack(chunk.Select(f => Images.EvalTransform(Images.Read(f), size, interpolation))).to(device));
+        pipeline.BatchSize = r.GetValue(_batchSize);
+        foreach (var chunk in files.Chunk(pipeline.BatchSize))
+            yield return (chunk, pipeline.ReadImages(chunk));
     }
 }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using MaskBit.Data;
 using MaskBit.Evaluation;
-using MaskBit.Tokenizer;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -15,39 +14,37 @@ public static class ReconstructCommand
 {
     public static Command Create()
     {
-        var common = new TokenizerOptions();
+        var model = new ModelOptions(withGenerator: false);
         var input = new ImageInputOptions();
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Output folder", DefaultValueFactory = _ => new DirectoryInfo("reconstructions") };
 
         var cmd = new Command("reconstruct", "Encode and decode images with a tokenizer; write original | reconstruction | difference PNGs and print PSNR/SSIM.");
-        common.AddTo(cmd);
+        model.AddTo(cmd);
         input.AddTo(cmd);
         cmd.Options.Add(output);
         cmd.SetAction(r =>
         {
             var files = input.Files(r);
-            var (config, tokenizer, device) = common.LoadTokenizer(r);
+            using var pipeline = model.Load(r, input.Overrides(r));
             var outDir = r.GetValue(output)!;
             outDir.Create();
 
-            var metrics = new TokenizerMetrics((int)tokenizer.Quantize.CodebookSize);
+            var metrics = new TokenizerMetrics((int)pipeline.CodebookSize);
             var table = new Table().AddColumns("image", "PSNR (dB)", "SSIM", "output");
             Progress.Run($"reconstructing {files.Count} image(s)", files.Count, advance =>
             {
-                using var _ = no_grad();
-                foreach (var (chunk, real) in input.Batches(r, files, config, device))
+                foreach (var (chunk, real) in input.Batches(r, files, pipeline))
                 {
                     using var scope = NewDisposeScope();
                     using var batch = real; // made by the enumerator, outside this scope
-                    var (decoded, result) = tokenizer.Reconstruct(real);
-                    var fake = decoded.clamp(0, 1);
-                    metrics.Update(real, fake, result.MinEncodingIndices);
+                    var (fake, tokens) = pipeline.Reconstruct(real);
+                    metrics.Update(real, fake, tokens);
                     var psnr = ImageMetrics.Psnr(real, fake).data<double>().ToArray();
                     var ssim = ImageMetrics.Ssim(real, fake).data<double>().ToArray();
                     for (int i = 0; i < chunk.Length; i++)
                     {
                         var dest = Path.Combine(outDir.FullName, Path.GetFileNameWithoutExtension(chunk[i]) + "_recon.png");
-                        Images.SaveGrid(dest, [[real[i].cpu(), fake[i].cpu(), (real[i] - fake[i]).abs().cpu()]]);
+                        Images.SaveGrid(dest, [[RgbImage.FromTensor(real[i]), RgbImage.FromTensor(fake[i]), Images.Difference(real[i], fake[i])]]);
                         table.AddRow(Markup.Escape(chunk[i]), $"{psnr[i]:F2}", $"{ssim[i]:F4}", Markup.Escape(dest));
                     }
                     advance(chunk.Length);
@@ -63,5 +60,4 @@ public static class ReconstructCommand
         });
         return cmd;
     }
-
 }

@@ -6,6 +6,14 @@ using YamlDotNet.RepresentationModel;
 
 namespace MaskBit.Config;
 
+/// <summary>
+/// Marks a record-typed config property whose keys live in the enclosing YAML section rather than in a section of
+/// their own: <c>model.mlm_model</c> holds the generator's architecture and its sampling knobs side by side, and the
+/// knobs bind to <see cref="MaskBit.Generation.SamplingOptions"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class ConfigInlineAttribute : Attribute;
+
 /// <summary>Builds a <see cref="ConfigException"/> for a dotted key (the caller knows which source the key came from).</summary>
 internal delegate ConfigException ConfigError(string key, string problem);
 
@@ -15,12 +23,26 @@ internal delegate ConfigException ConfigError(string key, string problem);
 /// </summary>
 internal static class ConfigSchema
 {
-    /// <summary>The settable properties of a config record with their YAML keys, in declaration order.</summary>
-    public static IEnumerable<(string Key, PropertyInfo Property)> Properties(Type record) =>
-        record.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.SetMethod is not null)
-            .OrderBy(p => p.MetadataToken)
-            .Select(p => (SnakeCase(p.Name), p));
+    /// <summary>
+    /// The YAML keys of a config record, in declaration order: each settable property, except that a property marked
+    /// <see cref="ConfigInlineAttribute"/> contributes its own record's keys to this section (<c>Inline</c> is then
+    /// that property, and <c>Property</c> belongs to its record).
+    /// </summary>
+    public static IEnumerable<(string Key, PropertyInfo Property, PropertyInfo? Inline)> Properties(Type record)
+    {
+        foreach (var p in record.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                     .Where(p => p.SetMethod is not null).OrderBy(p => p.MetadataToken))
+        {
+            if (p.IsDefined(typeof(ConfigInlineAttribute)))
+                foreach (var (key, inner, _) in Properties(p.PropertyType)) yield return (key, inner, p);
+            else
+                yield return (SnakeCase(p.Name), p, null);
+        }
+    }
+
+    /// <summary>The value of a key of <see cref="Properties"/> in a bound record.</summary>
+    public static object? GetValue(object section, PropertyInfo property, PropertyInfo? inline) =>
+        property.GetValue(inline is null ? section : inline.GetValue(section)!);
 
     /// <summary>ChannelMult -> channel_mult, EnableTf32 -> enable_tf32.</summary>
     public static string SnakeCase(string pascal) =>
@@ -53,19 +75,23 @@ internal static class ConfigSchema
 
     static object Section(Type type, YamlMappingNode node, string key, ConfigError error)
     {
-        var properties = Properties(type).ToDictionary(p => p.Key, p => p.Property);
+        var properties = Properties(type).ToDictionary(p => p.Key);
         var record = Activator.CreateInstance(type)!;
+        // Inline records are built alongside and set on the section at the end (their properties are init-only).
+        var inlines = properties.Values.Select(p => p.Inline).OfType<PropertyInfo>().Distinct()
+            .ToDictionary(p => p, p => p.GetValue(record) ?? Activator.CreateInstance(p.PropertyType)!);
         var seen = new HashSet<string>();
         foreach (var (keyNode, valueNode) in node.Children)
         {
             var name = KeyName(keyNode, key, error);
             var childKey = Join(key, name);
-            if (!properties.TryGetValue(name, out var property)) throw error(childKey, "unknown key" + Suggestion(type, name, key));
-            var nullable = new NullabilityInfoContext().Create(property).WriteState == NullabilityState.Nullable;
-            property.SetValue(record, Value(property.PropertyType, nullable, valueNode, childKey, error));
+            if (!properties.TryGetValue(name, out var p)) throw error(childKey, "unknown key" + Suggestion(type, name, key));
+            var nullable = new NullabilityInfoContext().Create(p.Property).WriteState == NullabilityState.Nullable;
+            p.Property.SetValue(p.Inline is null ? record : inlines[p.Inline], Value(p.Property.PropertyType, nullable, valueNode, childKey, error));
             seen.Add(name);
         }
-        var missing = properties.FirstOrDefault(p => p.Value.IsDefined(typeof(RequiredMemberAttribute)) && !seen.Contains(p.Key)).Key;
+        foreach (var (inline, value) in inlines) inline.SetValue(record, value);
+        var missing = properties.FirstOrDefault(p => p.Value.Property.IsDefined(typeof(RequiredMemberAttribute)) && !seen.Contains(p.Key)).Key;
         return missing is null ? record : throw error(Join(key, missing), "missing required key");
     }
 

@@ -16,13 +16,14 @@ public static class ConfigWriter
         return text.ToString();
     }
 
-    public static void Save(ExperimentConfig config, string path) => File.WriteAllText(path, ToYaml(config));
+    /// <summary>Writes the YAML atomically (a reader never sees half a file; the previous version survives a crash).</summary>
+    public static void Save(ExperimentConfig config, string path) => Interop.AtomicFile.WriteAllText(path, ToYaml(config));
 
     static void Section(StringBuilder text, object section, int indent)
     {
-        foreach (var (key, property) in ConfigSchema.Properties(section.GetType()))
+        foreach (var (key, property, inline) in ConfigSchema.Properties(section.GetType()))
         {
-            var value = property.GetValue(section);
+            var value = ConfigSchema.GetValue(section, property, inline);
             var isSection = ConfigSchema.IsSection(property.PropertyType);
             if (isSection && value is null) continue; // absent section
             text.Append(' ', indent).Append(key).Append(':');

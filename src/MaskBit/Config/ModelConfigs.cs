@@ -48,16 +48,11 @@ public sealed record MlmModelConfig
     public int Heads { get; init; } = 16;
     public int MlpDim { get; init; } = 4096;
     public double Dropout { get; init; } = 0.1;
-    public double GuidanceScale { get; init; } = 3.0;
-    public string GuidanceAnnealing { get; init; } = "none";
-    public int NumSteps { get; init; } = 12;
+    /// <summary>The test-time knobs (guidance_scale, num_steps, ...): keys of this same section.</summary>
+    [ConfigInline]
+    public Generation.SamplingOptions Sampling { get; init; } = new();
     public string TrainMaskScheduleStrategy { get; init; } = "arccos";
-    public string GenMaskScheduleStrategy { get; init; } = "arccos";
-    public double SoftmaxTemperature { get; init; } = 1.0;
-    public double RandomizeTemperature { get; init; } = 4.5;
     public double ClassLabelDropout { get; init; } = 0.1;
-    public double ScalePow { get; init; } = 4.0;
-    public bool UseSamplingAnnealing { get; init; }
     public int CodebookSplits { get; init; } = 1;
     public bool UsePrenorm { get; init; }
     /// <summary>Written by the original's scripts (2^(bits // splits)); derived when absent.</summary>

@@ -88,11 +88,14 @@ public static class Images
     /// Writes one PNG grid, a row per list (e.g. original | reconstruction | |difference|), cells [3, H, W] of one size,
     /// <paramref name="padding"/> black pixels around and between cells (as torchvision's make_grid).
     /// </summary>
-    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows, int padding = 2)
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows, int padding = 2) =>
+        SaveGrid(path, rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(RgbImage.FromTensor).ToList()).ToList(), padding);
+
+    /// <summary>The same grid from 8-bit images.</summary>
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<RgbImage>> cells, int padding = 2)
     {
-        if (rows.Count == 0 || rows.All(r => r.Count == 0)) throw new ArgumentException($"no images to save to {path}");
+        if (cells.Count == 0 || cells.All(r => r.Count == 0)) throw new ArgumentException($"no images to save to {path}");
         if (padding < 0) throw new ArgumentException($"grid padding must be >= 0, got {padding}");
-        var cells = rows.Select(r => r.Select(RgbImage.FromTensor).ToList()).ToList();
         var first = cells.First(r => r.Count > 0)[0];
         int w = first.Width, h = first.Height, cols = cells.Max(r => r.Count);
         int gridW = cols * (w + padding) + padding, gridH = cells.Count * (h + padding) + padding;
@@ -108,6 +111,17 @@ public static class Images
                 Array.Copy(cell.Pixels, y * w * 3, grid, ((y0 + y) * gridW + x0) * 3, w * 3);
         }
         Save(path, new RgbImage(gridW, gridH, grid));
+    }
+
+    /// <summary>
+    /// The original's difference panel (demo_utils <c>visualize_reconstruction</c>): |255a - 255b| truncated to 8 bits,
+    /// of a real and a reconstructed [3, H, W] image in [0, 1] (the reconstruction clamped first).
+    /// </summary>
+    public static RgbImage Difference(Tensor real, Tensor fake)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var d = (real.detach().cpu().clamp(0, 1).mul(255) - fake.detach().cpu().clamp(0, 1).mul(255)).abs().to(uint8);
+        return new RgbImage((int)real.shape[2], (int)real.shape[1], d.permute(1, 2, 0).contiguous().data<byte>().ToArray());
     }
 
     /// <summary>Writes <paramref name="image"/> as PNG atomically (temporary file + rename); creates the folder.</summary>

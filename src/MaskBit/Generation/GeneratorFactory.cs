@@ -33,11 +33,16 @@ public static class GeneratorFactory
     /// <summary>
     /// Builds the generator and fills it strictly from a released or trained file (the original's loaders rename
     /// <c>token_emb.*</c> to <c>input_proj.*</c> first); returned in eval mode. A file made for another token width
-    /// than the config's tokenizer is named as such before any shape check.
+    /// than the config's tokenizer is named as such before any shape check. The number of classes is read from the
+    /// file's <c>class_emb.weight</c> (rows - 1: the last row is "no class"; 1000 for every released generator).
     /// </summary>
-    public static MaskedGenerator Load(MlmModelConfig mlm, VqModelConfig vq, int imageSize, string path, Device? device = null)
+    public static MaskedGenerator Load(MlmModelConfig mlm, VqModelConfig vq, int imageSize, string path, Device? device = null) =>
+        Load(mlm, vq, imageSize, Checkpoint.ReadStateDict(path), path, device);
+
+    /// <summary><see cref="Load(MlmModelConfig, VqModelConfig, int, string, Device?)"/> from a state dict already read
+    /// from <paramref name="path"/> (which names it in errors); disposes its tensors.</summary>
+    public static MaskedGenerator Load(MlmModelConfig mlm, VqModelConfig vq, int imageSize, OrderedDictionary<string, Tensor> file, string path, Device? device = null)
     {
-        var file = Checkpoint.ReadStateDict(path);
         try
         {
             var renamed = file.Keys.Select(k => Checkpoint.RenameKey(k, LfqBert.ReleasedKeyRenames)).ToList();
@@ -49,7 +54,8 @@ public static class GeneratorFactory
                 if (fileBits != configBits)
                     throw new CheckpointException($"{path}: generator for {fileBits}-bit tokens, but the tokenizer of the config has {configBits} bits (model.vq_model.token_size)");
             }
-            var model = Create(mlm, vq, imageSize);
+            int nclass = file.TryGetValue("class_emb.weight", out var classEmb) && classEmb.dim() == 2 ? (int)classEmb.shape[0] - 1 : 1000;
+            var model = Create(mlm, vq.EffectiveCodebookSize, imageSize, vq.DownsamplingFactor, nclass);
             Checkpoint.LoadInto(model, file, path, LfqBert.ReleasedKeyRenames);
             if (device is not null) model.to(device);
             model.eval();

@@ -4,7 +4,8 @@ namespace MaskBit.Generation;
 public static class Masking
 {
     static readonly string[] TrainModes = ["linear", "square", "cosine", "arccos"];
-    static readonly string[] GenerationModes = ["root", "square", "cosine", "arccos", "linear"];
+    /// <summary>The schedules <see cref="GetMaskingRatio"/> knows (gen_mask_schedule_strategy).</summary>
+    public static readonly IReadOnlyList<string> GenerationModes = ["root", "square", "cosine", "arccos", "linear"];
 
     /// <summary>
     /// Masks every (position, split) element independently: per sample r ~ U[0,1) * (1 - minMaskingRatio), then an
@@ -70,7 +71,7 @@ public static class Masking
         _ => throw new System.Diagnostics.UnreachableException(mode), // callers run CheckMode first
     };
 
-    static void CheckMode(string mode, string[] allowed)
+    static void CheckMode(string mode, IReadOnlyList<string> allowed)
     {
         if (!allowed.Contains(mode))
             throw new ArgumentException($"unknown mask schedule '{mode}': expected one of {string.Join(", ", allowed)}");

@@ -1,37 +1,4 @@
-using MaskBit.Config;
-
 namespace MaskBit.Generation;
-
-/// <summary>The test-time knobs of the original's <c>sample()</c> (spec 5); defaults are its keyword defaults.</summary>
-public sealed record SamplerOptions
-{
-    public int NumSteps { get; init; } = 12;
-    /// <summary>Generation mask schedule: root, square, cosine, arccos (every config) or linear.</summary>
-    public string MaskScheduleStrategy { get; init; } = "linear";
-    /// <summary>Classifier-free guidance scale; 0 = one conditional forward per step, no guidance.</summary>
-    public double GuidanceScale { get; init; } = 3.0;
-    /// <summary>none, linear or cosine: the ramp that multiplies <see cref="GuidanceScale"/> at step i.</summary>
-    public string GuidanceAnnealing { get; init; } = "none";
-    public double ScalePow { get; init; } = 4.0;
-    public double SoftmaxTemperature { get; init; } = 1.0;
-    /// <summary>Scale of the Gumbel noise added to the log confidences (annealed by 1 - (i+1)/T).</summary>
-    public double RandomizeTemperature { get; init; } = 4.5;
-    /// <summary>Replaces the softmax temperature by 0.5 + 0.8 * (1 - (i+1)/T).</summary>
-    public bool UseSamplingAnnealing { get; init; }
-
-    /// <summary>The knobs a generator config sets (gen_mask_schedule_strategy etc.).</summary>
-    public static SamplerOptions FromConfig(MlmModelConfig c) => new()
-    {
-        NumSteps = c.NumSteps,
-        MaskScheduleStrategy = c.GenMaskScheduleStrategy,
-        GuidanceScale = c.GuidanceScale,
-        GuidanceAnnealing = c.GuidanceAnnealing,
-        ScalePow = c.ScalePow,
-        SoftmaxTemperature = c.SoftmaxTemperature,
-        RandomizeTemperature = c.RandomizeTemperature,
-        UseSamplingAnnealing = c.UseSamplingAnnealing,
-    };
-}
 
 /// <summary>
 /// One decoding step. Tensors live until the enclosing dispose scope ends (inside <see cref="Sampler.Sample"/>'s
@@ -66,16 +33,13 @@ public sealed class Sampler
     readonly MaskedGenerator _model;
     readonly ISamplerNoise _noise;
 
-    public SamplerOptions Options { get; }
+    public SamplingOptions Options { get; }
 
-    public Sampler(MaskedGenerator model, SamplerOptions options, ISamplerNoise noise)
+    public Sampler(MaskedGenerator model, SamplingOptions options, ISamplerNoise noise)
     {
-        if (options.NumSteps < 1) throw new ArgumentOutOfRangeException(nameof(options), $"num_steps must be >= 1, got {options.NumSteps}");
-        GuidanceScaleStep(0, options.NumSteps, options.GuidanceAnnealing, options.ScalePow); // validates the annealing name
-        Masking.GetMaskingRatio(1.0, options.MaskScheduleStrategy);                         // validates the schedule name
         _model = model;
         _noise = noise;
-        Options = options;
+        Options = options.Validate();
     }
 
     /// <summary>Elements per sample that can be masked: N * m.</summary>
@@ -223,7 +187,7 @@ public sealed class Sampler
         var confidence = probs.gather(-1, pred.unsqueeze(-1)).squeeze(-1).masked_fill(mask.logical_not(), double.PositiveInfinity);
         var noise = _noise.Gumbel(pred.shape, step) * o.RandomizeTemperature * (1 - progress);
         confidence = torch.log(confidence) + noise.to(confidence.device);
-        float ratio = Masking.GetMaskingRatio(progress, o.MaskScheduleStrategy);
+        float ratio = Masking.GetMaskingRatio(progress, o.GenMaskScheduleStrategy);
         var (maskLen, k) = NumTokensToMask(ratio, NumMaskable, numMasked);
         var sorted = confidence.view(b, -1).sort(-1).Values;
         // k = 0 (one element left before the last step) indexes -1 in the original: the largest value (+inf), so

@@ -50,7 +50,7 @@ public class GenerateCommandTests
         { "out of range", ["--classes", "1000"] },
         { "did you mean 'goldfish'", ["--classes", "goldfsh"] },
         { "--steps must be >= 1", ["--steps", "0"] },
-        { "--samples-per-class", ["-n", "0"] },
+        { "--per-class must be >= 1", ["-n", "0"] },
         { "guidance_annealing", ["--guidance-annealing", "exp"] },
         { "the file holds a tokenizer, the model is a generator", ["SWAP-GENERATOR"] },
         { "generator for 10-bit tokens, but the tokenizer of the config has 12 bits", ["--set", "model.vq_model.token_size=12"] },

@@ -40,7 +40,8 @@ public class ConfigFilesTests
     {
         var config = Load("generator/maskbit_generator_14bit.yaml");
         var mlm = config.Model!.MlmModel!;
-        Assert.Equal((7.1, 7.8, 3.0, 64, "cosine"), (mlm.GuidanceScale, mlm.RandomizeTemperature, mlm.ScalePow, mlm.NumSteps, mlm.GuidanceAnnealing));
+        var s = mlm.Sampling;
+        Assert.Equal((7.1, 7.8, 3.0, 64, "cosine"), (s.GuidanceScale, s.RandomizeTemperature, s.ScalePow, s.NumSteps, s.GuidanceAnnealing));
         Assert.Equal((1024, 24, 16, 4096, 2, false), (mlm.HiddenDim, mlm.Depth, mlm.Heads, mlm.MlpDim, mlm.CodebookSplits, mlm.UsePrenorm));
         Assert.Equal((14, 16384), (config.Model.VqModel!.TokenSize, config.Model.VqModel.CodebookSize));
         Assert.Equal("MODEL_PATH/maskbit_tokenizer_14bit.bin", config.Experiment!.VqganCheckpoint);

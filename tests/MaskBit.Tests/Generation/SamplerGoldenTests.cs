@@ -33,10 +33,10 @@ public class SamplerGoldenTests
         Assert.Equal(k.GetProperty("codebook_splits").GetInt32(), model.Splits);
         Assert.Equal(k.GetProperty("codebook_size").GetInt32(), 1 << model.Bits);
         Assert.Equal(k.GetProperty("patch_size").GetInt32() * k.GetProperty("patch_size").GetInt32(), model.SeqLen);
-        var options = new SamplerOptions
+        var options = new SamplingOptions
         {
             NumSteps = k.GetProperty("num_steps").GetInt32(),
-            MaskScheduleStrategy = k.GetProperty("mask_schedule_strategy").GetString()!,
+            GenMaskScheduleStrategy = k.GetProperty("mask_schedule_strategy").GetString()!,
             GuidanceScale = k.GetProperty("guidance_scale").GetDouble(),
             GuidanceAnnealing = k.GetProperty("guidance_annealing").GetString()!,
             ScalePow = k.GetProperty("scale_pow").GetDouble(),

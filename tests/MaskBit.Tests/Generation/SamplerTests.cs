@@ -10,9 +10,9 @@ public class SamplerTests
     static MaskedGenerator Tiny() => GeneratorFactory.Create(
         new MlmModelConfig { HiddenDim = 32, Depth = 1, Heads = 2, MlpDim = 64, CodebookSplits = 2 }, 1024, 16, 4);
 
-    static readonly SamplerOptions Options = new()
+    static readonly SamplingOptions Options = new()
     {
-        NumSteps = 6, MaskScheduleStrategy = "arccos", GuidanceScale = 2.0, GuidanceAnnealing = "cosine", ScalePow = 2.5,
+        NumSteps = 6, GenMaskScheduleStrategy = "arccos", GuidanceScale = 2.0, GuidanceAnnealing = "cosine", ScalePow = 2.5,
         RandomizeTemperature = 3.0,
     };
 
@@ -107,7 +107,7 @@ public class SamplerTests
         var errors = new Exception[]
         {
             Assert.Throws<ArgumentException>(() => new Sampler(model, Options with { GuidanceAnnealing = "exp" }, noise)),
-            Assert.Throws<ArgumentException>(() => new Sampler(model, Options with { MaskScheduleStrategy = "cubic" }, noise)),
+            Assert.Throws<ArgumentException>(() => new Sampler(model, Options with { GenMaskScheduleStrategy = "cubic" }, noise)),
             Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(model, Options with { NumSteps = 0 }, noise)),
             Assert.Throws<ArgumentException>(() => new Sampler(model, Options, noise).Sample(2, tensor(new long[] { 1 }))),
         };

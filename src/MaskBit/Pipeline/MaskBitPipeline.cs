@@ -1,0 +1,339 @@
+using MaskBit.Config;
+using MaskBit.Data;
+using MaskBit.Generation;
+using MaskBit.Interop;
+using MaskBit.Tokenizer;
+
+namespace MaskBit.Pipeline;
+
+/// <summary>Where a <see cref="MaskBitPipeline.Generate"/> call stands: after decoding step <c>Step</c> of
+/// <c>Steps</c> in batch <c>Batch</c> (1-based) of <c>Batches</c>.</summary>
+public readonly record struct GenerationProgress(int Step, int Steps, int Batch, int Batches);
+
+/// <summary>
+/// Generated images [N, 3, H, W] float32 in [0, 1] on the CPU, their token grids [N, h*w] int64 (row-major) and the
+/// class of each image, in request order (class-major: all images of the first class, then the next).
+/// </summary>
+public sealed class GenerationResult(Tensor images, Tensor tokens, IReadOnlyList<int> labels) : IDisposable
+{
+    public Tensor Images { get; } = images;
+    public Tensor Tokens { get; } = tokens;
+    public IReadOnlyList<int> Labels { get; } = labels;
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        Tokens.Dispose();
+    }
+}
+
+/// <summary>
+/// Tokenizer and generator with everything needed to use them: the config they were built from, the class names, the
+/// sampling defaults (<c>model.mlm_model</c>) and the device. Load it from a model folder (<see cref="FromFolder"/>) or
+/// from a config plus weight files (<see cref="Load(string, string, string?, IEnumerable{string}?, Device?)"/>, the
+/// released <c>.bin</c> files); save it as a model folder with <see cref="Save"/>. Inputs may live on any device;
+/// outputs are on the CPU. Dispose it to free the models' native memory.
+/// </summary>
+public sealed class MaskBitPipeline : IDisposable
+{
+    /// <summary>The config (with any overrides applied).</summary>
+    public ExperimentConfig Config { get; }
+    public ITokenizer Tokenizer { get; }
+    /// <summary>Null for a tokenizer-only pipeline.</summary>
+    public MaskedGenerator? Generator { get; }
+    public ClassNames Classes { get; }
+    /// <summary>The config's sampling settings, what <see cref="Generate"/> uses when given none.</summary>
+    public SamplingOptions Sampling { get; }
+    public Device Device { get; }
+    /// <summary>Side of the square images the models work on (<c>dataset.preprocessing.resolution</c>, else 256).</summary>
+    public int ImageSize { get; }
+    /// <summary>Images per forward pass in <see cref="Tokenize"/>, <see cref="Detokenize"/> and <see cref="Reconstruct"/>.</summary>
+    public int BatchSize
+    {
+        get => _batchSize;
+        set => _batchSize = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(BatchSize), $"batch size must be >= 1, got {value}");
+    }
+    int _batchSize = 8;
+
+    public long CodebookSize => Tokenizer.Quantize.CodebookSize;
+    /// <summary>Side of the token grid: <see cref="ImageSize"/> / f.</summary>
+    public int TokenGridSize => ImageSize / Tokenizer.DownsamplingFactor;
+
+    MaskBitPipeline(ExperimentConfig config, ITokenizer tokenizer, MaskedGenerator? generator, ClassNames? classes, Device device)
+    {
+        Config = config;
+        Tokenizer = tokenizer;
+        Generator = generator;
+        Device = device;
+        ImageSize = config.Dataset?.Preprocessing?.Resolution ?? 256;
+        Sampling = (config.Model?.MlmModel?.Sampling ?? new SamplingOptions()).Validate();
+        if (generator is not null)
+        {
+            if (CodebookSize != 1L << generator.Bits)
+                throw new ArgumentException($"the tokenizer has {CodebookSize} codes, the generator predicts {generator.Bits}-bit tokens");
+            classes ??= generator.NClass == ClassNames.ImageNet.Count ? ClassNames.ImageNet
+                : new ClassNames(Enumerable.Range(0, generator.NClass).Select(i => $"class {i}"), "generator");
+            if (classes.Count != generator.NClass)
+                throw new ArgumentException($"{classes.Count} class names for a generator of {generator.NClass} classes");
+        }
+        Classes = classes ?? ClassNames.ImageNet;
+    }
+
+    /// <summary>
+    /// Loads a config (with dotted <paramref name="overrides"/>), its tokenizer and optionally its generator from
+    /// PyTorch (<c>.bin</c>/<c>.pt</c>/<c>.ckpt</c>) or safetensors files, strictly, in eval mode.
+    /// </summary>
+    public static MaskBitPipeline Load(string configPath, string tokenizerPath, string? generatorPath = null,
+        IEnumerable<string>? overrides = null, Device? device = null) =>
+        Load(ConfigLoader.Load(configPath, overrides), tokenizerPath, generatorPath, device);
+
+    /// <summary>The same with the config already loaded; <paramref name="classes"/> defaults to the ImageNet names.</summary>
+    public static MaskBitPipeline Load(ExperimentConfig config, string tokenizerPath, string? generatorPath = null,
+        Device? device = null, ClassNames? classes = null)
+    {
+        var vq = VqModel(config, "config");
+        // The generator first: its file says which token width it was trained for, the clearest mismatch message.
+        var generator = generatorPath is null ? null : LoadGenerator(config, vq, Checkpoint.ReadStateDict(generatorPath), generatorPath, device);
+        try
+        {
+            var tokenizer = TokenizerFactory.Load(vq, tokenizerPath, device);
+            return new MaskBitPipeline(config, tokenizer, generator, classes, device ?? CPU);
+        }
+        catch
+        {
+            generator?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads a model folder (<see cref="ModelFolder"/>): <c>config.yaml</c> (with dotted <paramref name="overrides"/>),
+    /// <c>tokenizer.safetensors</c>, <c>generator.safetensors</c> when present, <c>classes.txt</c> when present.
+    /// A missing file, or files that do not fit each other, end in one error naming the file.
+    /// </summary>
+    public static MaskBitPipeline FromFolder(string path, Device? device = null, IEnumerable<string>? overrides = null)
+    {
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"{path}: model folder not found");
+        string File(string name) => Path.Combine(path, name);
+        if (!System.IO.File.Exists(File(ModelFolder.ConfigFile)))
+            throw new FileNotFoundException($"{path}: not a model folder (no {ModelFolder.ConfigFile})");
+        if (!System.IO.File.Exists(File(ModelFolder.TokenizerFile)))
+            throw new FileNotFoundException($"{path}: model folder has no {ModelFolder.TokenizerFile}");
+        var config = ConfigLoader.Load(File(ModelFolder.ConfigFile), overrides);
+        var vq = VqModel(config, File(ModelFolder.ConfigFile));
+        var classes = System.IO.File.Exists(File(ModelFolder.ClassesFile)) ? ClassNames.Read(File(ModelFolder.ClassesFile)) : null;
+
+        MaskedGenerator? generator = null;
+        if (System.IO.File.Exists(File(ModelFolder.GeneratorFile)))
+        {
+            var (weights, metadata) = Checkpoint.ReadSafeTensors(File(ModelFolder.GeneratorFile));
+            ModelFolder.CheckMetadata(File(ModelFolder.GeneratorFile), metadata, "generator", vq.EffectiveCodebookSize);
+            generator = LoadGenerator(config, vq, weights, File(ModelFolder.GeneratorFile), device);
+        }
+        try
+        {
+            var (weights, metadata) = Checkpoint.ReadSafeTensors(File(ModelFolder.TokenizerFile));
+            ModelFolder.CheckMetadata(File(ModelFolder.TokenizerFile), metadata, "tokenizer", vq.EffectiveCodebookSize);
+            var tokenizer = TokenizerFactory.Load(vq, weights, File(ModelFolder.TokenizerFile), device);
+            if (generator is not null && classes is not null && classes.Count != generator.NClass)
+                throw new ArgumentException($"{File(ModelFolder.ClassesFile)}: {classes.Count} classes, but {ModelFolder.GeneratorFile} has {generator.NClass}");
+            return new MaskBitPipeline(config, tokenizer, generator, classes, device ?? CPU);
+        }
+        catch
+        {
+            generator?.Dispose();
+            throw;
+        }
+    }
+
+    static VqModelConfig VqModel(ExperimentConfig config, string source) =>
+        config.Model?.VqModel ?? throw new ConfigException($"{source}: no model.vq_model section");
+
+    static MaskedGenerator LoadGenerator(ExperimentConfig config, VqModelConfig vq, OrderedDictionary<string, Tensor> weights, string path, Device? device)
+    {
+        var mlm = config.Model?.MlmModel;
+        if (mlm is null)
+        {
+            foreach (var t in weights.Values) t.Dispose();
+            throw new ConfigException($"{path}: a generator needs a model.mlm_model section in the config (use a generator or demo config)");
+        }
+        return GeneratorFactory.Load(mlm, vq, config.Dataset?.Preprocessing?.Resolution ?? 256, weights, path, device);
+    }
+
+    /// <summary>
+    /// Writes this pipeline as a model folder (atomically; an existing non-empty folder is refused). The generator is
+    /// stored in the released key naming, so the original's loaders read it after a safetensors-to-bin conversion.
+    /// </summary>
+    /// <param name="card">The model card (README.md); a minimal one naming the models when null.</param>
+    public void Save(string path, string? card = null) => ModelFolder.WriteAtomically(path, dir =>
+    {
+        ConfigWriter.Save(Config, Path.Combine(dir, ModelFolder.ConfigFile));
+        Checkpoint.WriteStateDict(Path.Combine(dir, ModelFolder.TokenizerFile), StateDict(Tokenizer.Module, null),
+            ModelFolder.Metadata("tokenizer", CodebookSize));
+        if (Generator is not null)
+        {
+            var renames = Generator is LfqBert ? LfqBert.ReleasedKeyRenamesForSaving : null;
+            Checkpoint.WriteStateDict(Path.Combine(dir, ModelFolder.GeneratorFile), StateDict(Generator, renames),
+                ModelFolder.Metadata("generator", CodebookSize));
+            if (!ReferenceEquals(Classes, ClassNames.ImageNet)) Classes.Save(Path.Combine(dir, ModelFolder.ClassesFile));
+        }
+        AtomicFile.WriteAllText(Path.Combine(dir, ModelFolder.CardFile), card ?? DefaultCard());
+    });
+
+    static IEnumerable<KeyValuePair<string, Tensor>> StateDict(nn.Module module, IReadOnlyDictionary<string, string>? renames) =>
+        Checkpoint.StateDict(module).Select(e => KeyValuePair.Create(Checkpoint.RenameKey(e.Key, renames), e.Tensor));
+
+    string DefaultCard()
+    {
+        var vq = Config.Model!.VqModel!;
+        var mlm = Config.Model.MlmModel;
+        var lines = new List<string>
+        {
+            $"# {Config.Experiment?.Name ?? "MaskBit model"}",
+            "",
+            $"- Tokenizer: {vq.ModelClass}, {vq.QuantizerType} quantizer, {CodebookSize} codes ({System.Numerics.BitOperations.Log2((ulong)CodebookSize)}-bit tokens), {ImageSize}x{ImageSize} images, {TokenGridSize}x{TokenGridSize} tokens.",
+        };
+        if (Generator is not null && mlm is not null)
+            lines.Add($"- Generator: {mlm.ModelCls}, {mlm.Depth} layers, width {mlm.HiddenDim}, {mlm.CodebookSplits} split(s), {Classes.Count} classes; sampling: {Sampling.NumSteps} steps, guidance {Sampling.GuidanceScale} ({Sampling.GuidanceAnnealing}).");
+        lines.Add("");
+        lines.Add("Use: `maskbit generate --model DIR` or `MaskBitPipeline.FromFolder(DIR)`.");
+        return string.Join('\n', lines) + "\n";
+    }
+
+    /// <summary>
+    /// The classes to generate when none are asked for: for ImageNet the original's ten demo labels (the tenth drawn
+    /// from <paramref name="seed"/>), else every class once.
+    /// </summary>
+    public IReadOnlyList<int> DefaultClasses(ulong seed)
+    {
+        if (!ReferenceEquals(Classes, ClassNames.ImageNet)) return Enumerable.Range(0, Classes.Count).ToList();
+        using var rng = new torch.Generator(seed);
+        using var labels = Sampler.DefaultLabels(10, rng);
+        return labels.data<long>().Select(l => (int)l).ToList();
+    }
+
+    /// <summary>
+    /// Class-conditional generation: <paramref name="perClass"/> images of each class, sampled in batches of
+    /// <paramref name="batchSize"/> with <paramref name="options"/> (default: <see cref="Sampling"/>) and decoded.
+    /// The same seed, options and batch size give the same images. <paramref name="onProgress"/> sees every decoding
+    /// step; <paramref name="cancellationToken"/> is checked at every step.
+    /// </summary>
+    public GenerationResult Generate(IReadOnlyList<int> classes, int perClass = 1, SamplingOptions? options = null, ulong seed = 42,
+        int batchSize = 8, Action<GenerationProgress>? onProgress = null, CancellationToken cancellationToken = default)
+    {
+        var generator = Generator ?? throw new InvalidOperationException("this pipeline has no generator (a tokenizer-only model)");
+        options = (options ?? Sampling).Validate();
+        if (perClass < 1) throw new ArgumentOutOfRangeException(nameof(perClass), $"images per class must be >= 1, got {perClass}");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"batch size must be >= 1, got {batchSize}");
+        if (classes.Count == 0) throw new ArgumentException("no classes to generate");
+        foreach (var c in classes)
+            if (c < 0 || c >= generator.NClass) throw new ArgumentException($"class {c} is out of range: the generator has {generator.NClass} classes (0..{generator.NClass - 1})");
+
+        var labels = classes.SelectMany(c => Enumerable.Repeat(c, perClass)).ToList();
+        var chunks = labels.Chunk(batchSize).ToList();
+        using var noise = new SeededSamplerNoise(seed, Device);
+        var sampler = new Sampler(generator, options, noise);
+        var images = new List<Tensor>();
+        var tokens = new List<Tensor>();
+        try
+        {
+            for (int b = 0; b < chunks.Count; b++)
+            {
+                using var scope = NewDisposeScope();
+                cancellationToken.ThrowIfCancellationRequested();
+                var chunk = chunks[b];
+                var result = sampler.Sample(chunk.Length, tensor(chunk.Select(c => (long)c).ToArray()), step =>
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    onProgress?.Invoke(new GenerationProgress(step.Index + 1, options.NumSteps, b + 1, chunks.Count));
+                });
+                using var _ = no_grad();
+                images.Add(Tokenizer.DecodeTokens(result.Tokens).clamp(0, 1).cpu().MoveToOuterDisposeScope());
+                tokens.Add(result.Tokens.cpu().MoveToOuterDisposeScope());
+            }
+            return new GenerationResult(cat(images, 0), cat(tokens, 0), labels);
+        }
+        finally
+        {
+            foreach (var t in images.Concat(tokens)) t.Dispose();
+        }
+    }
+
+    /// <summary>Image files as the model sees them: the original's evaluation transform (resize the shorter side,
+    /// centre crop to <see cref="ImageSize"/>, the config's interpolation) -> [N, 3, S, S] in [0, 1] on the CPU.</summary>
+    public Tensor ReadImages(IEnumerable<string> files)
+    {
+        var interpolation = Images.ParseInterpolation(Config.Dataset?.Preprocessing?.Interpolation ?? "bilinear");
+        using var scope = NewDisposeScope();
+        return stack(files.Select(f => Images.EvalTransform(Images.Read(f), ImageSize, interpolation))).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>images [B, 3, H, W] in [0, 1] -> token indices [B, h*w] int64 (row-major), on the CPU.</summary>
+    public Tensor Tokenize(Tensor images) => Batched(CheckImages(images), x => Tokenizer.Tokenize(x));
+
+    /// <summary>tokens [B, h*w] int64 -> images [B, 3, H, W] in [0, 1] (clamped), on the CPU.</summary>
+    public Tensor Detokenize(Tensor tokens)
+    {
+        if (tokens.ndim != 2) throw new ArgumentException($"expected tokens [B, h*w], got [{string.Join(", ", tokens.shape)}]");
+        using (var scope = NewDisposeScope())
+            if (tokens.numel() > 0 && (tokens.min().item<long>() < 0 || tokens.max().item<long>() >= CodebookSize))
+                throw new ArgumentException($"token indices must be in 0..{CodebookSize - 1} (the tokenizer's codebook), got {tokens.min().item<long>()}..{tokens.max().item<long>()}");
+        return Batched(tokens, t => Tokenizer.DecodeTokens(t).clamp(0, 1));
+    }
+
+    /// <summary>
+    /// The tokenizer's round trip (the original's <c>forward</c>): images [B, 3, H, W] in [0, 1] -> reconstructions
+    /// [B, 3, H, W] in [0, 1] (clamped) and the token indices [B, h*w], on the CPU.
+    /// </summary>
+    public (Tensor reconstructions, Tensor tokens) Reconstruct(Tensor images)
+    {
+        CheckImages(images);
+        var tokens = new List<Tensor>();
+        try
+        {
+            var recon = Batched(images, x =>
+            {
+                var (decoded, result) = Tokenizer.Reconstruct(x);
+                var idx = result.MinEncodingIndices;
+                tokens.Add(idx.reshape(idx.shape[0], -1).cpu().DetachFromDisposeScope());
+                return decoded.clamp(0, 1);
+            });
+            return (recon, cat(tokens, 0));
+        }
+        finally
+        {
+            foreach (var t in tokens) t.Dispose();
+        }
+    }
+
+    Tensor CheckImages(Tensor images) =>
+        images.ndim == 4 && images.shape[1] == 3 ? images
+            : throw new ArgumentException($"expected images [B, 3, H, W], got [{string.Join(", ", images.shape)}]");
+
+    // Runs f over chunks of BatchSize on the pipeline's device, without gradients; the results, concatenated, on the CPU.
+    Tensor Batched(Tensor input, Func<Tensor, Tensor> f)
+    {
+        var parts = new List<Tensor>();
+        try
+        {
+            using var _ = no_grad();
+            for (long start = 0; start < input.shape[0]; start += BatchSize)
+            {
+                using var scope = NewDisposeScope();
+                var chunk = input.narrow(0, start, Math.Min(BatchSize, input.shape[0] - start)).to(Device);
+                parts.Add(f(chunk).cpu().MoveToOuterDisposeScope());
+            }
+            return cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var t in parts) t.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        Tokenizer.Module.Dispose();
+        Generator?.Dispose();
+    }
+}
