@@ -28,6 +28,9 @@ public static class TestModels
         }
         try { run(); }
         finally { foreach (var remove in removers) remove(); }
+        // TorchSharp runs hooks only when a module is invoked through call(), not forward().
+        var missed = names.Where(n => !captured.ContainsKey(n)).ToList();
+        Assert.True(missed.Count == 0, $"the run never called (through call()) the submodules {string.Join(", ", missed)}");
         return captured;
     }
 }
