@@ -42,11 +42,25 @@ public sealed class GoldenCase
         return (defaultAtol, 0);
     }
 
+    readonly HashSet<string> _checked = new(StringComparer.Ordinal);
+
     /// <summary>Asserts actual ≈ golden tensor within the case's tolerance (exact for integer tensors).</summary>
     public void AssertClose(string name, Tensor actual, double defaultAtol = 1e-4)
     {
         var expected = this[name];
         Golden.AssertClose(expected, actual, Tolerance(name, defaultAtol), $"{Name}:{name}");
+        _checked.Add(name);
+    }
+
+    /// <summary>
+    /// Fails unless every tensor of tensors.pt that <paramref name="inScope"/> selects was compared by
+    /// <see cref="AssertClose"/> or is named in <paramref name="notCompared"/> (inputs fed to the model, or tensors
+    /// skipped, with the reason), so a fixture tensor the test does not know cannot go unchecked.
+    /// </summary>
+    public void AssertEveryTensorChecked(Func<string, bool> inScope, IReadOnlyDictionary<string, string> notCompared)
+    {
+        var missed = Tensors.Keys.Where(k => inScope(k) && !_checked.Contains(k) && !notCompared.ContainsKey(k)).ToList();
+        Assert.True(missed.Count == 0, $"{Name}/tensors.pt: tensors neither checked nor named as not compared: {string.Join(", ", missed)}");
     }
 }
 

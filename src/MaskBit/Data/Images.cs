@@ -75,30 +75,31 @@ public static class Images
     public static Tensor EvalTransform(RgbImage image, int size, Interpolation interpolation) =>
         CenterCrop(ResizeShorterSide(image, size, interpolation), size).ToTensor();
 
-    /// <summary>Writes a [3, H, W] image, or a [B, 3, H, W] batch as one row, as PNG (see <see cref="RgbImage.FromTensor"/>).</summary>
-    public static void Save(string path, Tensor images, int padding = 2)
+    /// <summary>Writes a [3, H, W] image, or a [B, 3, H, W] batch as one row (see <see cref="SaveGrid"/>), as PNG
+    /// (see <see cref="RgbImage.FromTensor"/>).</summary>
+    public static void Save(string path, Tensor images)
     {
         if (images.ndim == 3) { Save(path, RgbImage.FromTensor(images)); return; }
         if (images.ndim != 4) throw new ArgumentException($"expected [3, H, W] or [B, 3, H, W] to save to {path}, got [{string.Join(", ", images.shape)}]");
         using var scope = TorchSharp.torch.NewDisposeScope();
-        SaveGrid(path, [images.unbind(0)], padding);
+        SaveGrid(path, [images.unbind(0)]);
     }
 
     /// <summary>
-    /// Writes one PNG grid, a row per list (e.g. original | reconstruction | |difference|), cells [3, H, W] of one size,
-    /// <paramref name="padding"/> black pixels around and between cells (as torchvision's make_grid).
+    /// Writes one PNG grid, a row per list (e.g. original | reconstruction | |difference|), cells [3, H, W] of one size
+    /// placed edge to edge as the original's image strips (<c>rearrange(..., "c (l1 h) (l2 w)")</c> or <c>torch.cat</c>
+    /// along the width, no padding). A row shorter than the longest is filled out with black.
     /// </summary>
-    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows, int padding = 2) =>
-        SaveGrid(path, rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(RgbImage.FromTensor).ToList()).ToList(), padding);
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows) =>
+        SaveGrid(path, rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(RgbImage.FromTensor).ToList()).ToList());
 
     /// <summary>The same grid from 8-bit images.</summary>
-    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<RgbImage>> cells, int padding = 2)
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<RgbImage>> cells)
     {
         if (cells.Count == 0 || cells.All(r => r.Count == 0)) throw new ArgumentException($"no images to save to {path}");
-        if (padding < 0) throw new ArgumentException($"grid padding must be >= 0, got {padding}");
         var first = cells.First(r => r.Count > 0)[0];
         int w = first.Width, h = first.Height, cols = cells.Max(r => r.Count);
-        int gridW = cols * (w + padding) + padding, gridH = cells.Count * (h + padding) + padding;
+        int gridW = cols * w, gridH = cells.Count * h;
         var grid = new byte[gridW * gridH * 3];
         for (int r = 0; r < cells.Count; r++)
         for (int c = 0; c < cells[r].Count; c++)
@@ -106,7 +107,7 @@ public static class Images
             var cell = cells[r][c];
             if (cell.Width != w || cell.Height != h)
                 throw new ArgumentException($"grid cells must all be {w}x{h}, row {r} column {c} is {cell.Width}x{cell.Height}");
-            int x0 = padding + c * (w + padding), y0 = padding + r * (h + padding);
+            int x0 = c * w, y0 = r * h;
             for (int y = 0; y < h; y++)
                 Array.Copy(cell.Pixels, y * w * 3, grid, ((y0 + y) * gridW + x0) * 3, w * 3);
         }

@@ -45,12 +45,12 @@ public sealed class ConvDecoder : Module<Tensor, Tensor>
     public Module<Tensor, Tensor> ConvIn => conv_in;
     public Module<Tensor, Tensor> Mid => mid;
 
-    // z: [B, T, h, w] -> x: [B, 3, h*f, w*f] (unclamped)
+    // z: [B, T, h, w] -> x: [B, 3, h*f, w*f] (unclamped). Submodules run through call() so that forward hooks see them.
     public override Tensor forward(Tensor z)
     {
-        var x = mid.forward(conv_in.forward(z));
+        var x = mid.call(conv_in.call(z));
         IEnumerable<ResidualStage> order = _legacy ? up.Reverse() : up;
-        foreach (var stage in order) x = stage.forward(x);
-        return conv_out.forward(F.silu(norm_out.forward(x)));
+        foreach (var stage in order) x = stage.call(x);
+        return conv_out.call(F.silu(norm_out.call(x)));
     }
 }

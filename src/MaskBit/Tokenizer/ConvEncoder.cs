@@ -45,12 +45,12 @@ public sealed class ConvEncoder : Module<Tensor, Tensor>
     public IList<ResidualStage> Down => down;
     public Module<Tensor, Tensor> Mid => mid;
 
-    // x: [B, 3, H, W] in [0, 1] -> z: [B, T, H/f, W/f]
+    // x: [B, 3, H, W] in [0, 1] -> z: [B, T, H/f, W/f]. Submodules run through call() so that forward hooks see them.
     public override Tensor forward(Tensor x)
     {
-        x = conv_in.forward(x);
-        foreach (var stage in down) x = stage.forward(x);
-        x = mid.forward(x);
-        return conv_out.forward(F.silu(norm_out.forward(x)));
+        x = conv_in.call(x);
+        foreach (var stage in down) x = stage.call(x);
+        x = mid.call(x);
+        return conv_out.call(F.silu(norm_out.call(x)));
     }
 }

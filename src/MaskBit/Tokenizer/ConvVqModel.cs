@@ -40,11 +40,11 @@ public sealed class ConvVqModel : Module<Tensor, (Tensor decoded, QuantizerResul
     public Quantizer Quantize => quantize;
     public int DownsamplingFactor => _factor;
 
-    // x: [B, 3, H, W] -> [B, T, H/f, W/f]
-    public QuantizerResult Encode(Tensor x) => quantize.forward(encoder.forward(x));
+    // x: [B, 3, H, W] -> [B, T, H/f, W/f]. Submodules run through call() so that forward hooks see them.
+    public QuantizerResult Encode(Tensor x) => quantize.call(encoder.call(x));
 
     // z: [B, T, h, w] -> [B, 3, h*f, w*f]
-    public Tensor Decode(Tensor z) => decoder.forward(z);
+    public Tensor Decode(Tensor z) => decoder.call(z);
 
     // x: [B, 3, H, W] -> (reconstruction [B, 3, H, W] unclamped, quantizer result)
     public override (Tensor decoded, QuantizerResult result) forward(Tensor x) => ((ITokenizer)this).Reconstruct(x);

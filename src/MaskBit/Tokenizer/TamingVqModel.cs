@@ -5,8 +5,10 @@ namespace MaskBit.Tokenizer;
 /// <summary>
 /// The original Taming-Transformers VQGAN f16/1024 (the original's <c>OriginalVQModel</c>, spec 1.7; eval only).
 /// The official config ignores every model key: the defaults below are the hard-coded architecture
-/// (ch 128, ch_mult 1,1,2,2,4, 2 res blocks, attention at 16x16, z 256, codebook 1024x256). Images are
-/// rescaled to [-1,1] inside <see cref="Encode"/> and back to [0,1] in <see cref="Decode"/>.
+/// (ch 128, ch_mult 1,1,2,2,4, 2 res blocks, resolution 256, attention at 16x16, z 256, codebook 1024x256).
+/// The Encoder/Decoder arguments can be narrowed (the golden Taming case: ch 32, ch_mult 1,2, 1 res block,
+/// resolution 32) without changing the key names. Images are rescaled to [-1,1] inside <see cref="Encode"/> and
+/// back to [0,1] in <see cref="Decode"/>.
 /// </summary>
 public sealed class TamingVqModel : Module<Tensor, (Tensor decoded, QuantizerResult result)>, ITokenizer
 {
@@ -34,11 +36,11 @@ public sealed class TamingVqModel : Module<Tensor, (Tensor decoded, QuantizerRes
     public Quantizer Quantize => quantize;
     public int DownsamplingFactor => _factor;
 
-    // x: [B, 3, H, W] in [0,1] -> [B, 256, H/16, W/16]
-    public QuantizerResult Encode(Tensor x) => quantize.forward(quant_conv.forward(encoder.forward(x * 2.0 - 1.0)));
+    // x: [B, 3, H, W] in [0,1] -> [B, embed_dim, H/f, W/f]. Submodules run through call() so that forward hooks see them.
+    public QuantizerResult Encode(Tensor x) => quantize.call(quant_conv.call(encoder.call(x * 2.0 - 1.0)));
 
-    // z: [B, 256, h, w] -> [B, 3, 16h, 16w] in ~[0,1] (unclamped)
-    public Tensor Decode(Tensor z) => (decoder.forward(post_quant_conv.forward(z)) + 1.0) / 2.0;
+    // z: [B, embed_dim, h, w] -> [B, 3, f*h, f*w] in ~[0,1] (unclamped)
+    public Tensor Decode(Tensor z) => (decoder.call(post_quant_conv.call(z)) + 1.0) / 2.0;
 
     public override (Tensor decoded, QuantizerResult result) forward(Tensor x) => ((ITokenizer)this).Reconstruct(x);
 
@@ -191,7 +193,7 @@ public sealed class TamingVqModel : Module<Tensor, (Tensor decoded, QuantizerRes
             RegisterComponents();
         }
 
-        // x: [B, 3, H, W] in [-1,1] -> [B, z, H/16, W/16]
+        // x: [B, 3, H, W] in [-1,1] -> [B, z, H/f, W/f]
         public override Tensor forward(Tensor x)
         {
             x = conv_in.forward(x);
@@ -229,7 +231,7 @@ public sealed class TamingVqModel : Module<Tensor, (Tensor decoded, QuantizerRes
             RegisterComponents();
         }
 
-        // z: [B, z, h, w] -> [B, 3, 16h, 16w] in ~[-1,1]
+        // z: [B, z, h, w] -> [B, 3, f*h, f*w] in ~[-1,1]
         public override Tensor forward(Tensor z)
         {
             var h = mid.forward(conv_in.forward(z));

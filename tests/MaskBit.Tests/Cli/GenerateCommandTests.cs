@@ -24,8 +24,8 @@ public class GenerateCommandTests
         Assert.True(code == 0, stderr);
         Assert.Contains("207 golden retriever, 1 goldfish", stdout);
         var grid = Images.Read(tmp["a.png"]);
-        Assert.Equal(3 * 32 + 4 * 2, grid.Width);  // 3 samples per class, 2 px padding
-        Assert.Equal(2 * 32 + 3 * 2, grid.Height); // one row per class
+        Assert.Equal(3 * 32, grid.Width);  // 3 samples per class, edge to edge
+        Assert.Equal(2 * 32, grid.Height); // one row per class
         Assert.Equal(6, Directory.GetFiles(tmp["each"], "*.png").Length);
         Assert.True(File.Exists(Path.Combine(tmp["each"], "0003_001_goldfish.png")));
 
@@ -42,7 +42,7 @@ public class GenerateCommandTests
         var (code, stdout, stderr) = CliRunner.Run(Args(tmp["d.png"], "-n", "1", "--steps", "2"));
         Assert.True(code == 0, stderr);
         Assert.Contains("10 class(es) (1 goldfish, 7 cock, 282 tiger cat", stdout);
-        Assert.Equal(10 * 32 + 11 * 2, Images.Read(tmp["d.png"]).Height);
+        Assert.Equal(10 * 32, Images.Read(tmp["d.png"]).Height);
     }
 
     public static TheoryData<string, string[]> BadInputs => new()

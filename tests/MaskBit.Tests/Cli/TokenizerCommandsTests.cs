@@ -35,8 +35,8 @@ public class TokenizerCommandsTests
         foreach (var name in new[] { "a_recon.png", "b_recon.png" })
         {
             var img = Images.Read(Path.Combine(tmp["out"], name));
-            Assert.Equal(3 * 32 + 4 * 2, img.Width); // three panels with 2 px padding around and between
-            Assert.Equal(32 + 2 * 2, img.Height);
+            Assert.Equal(3 * 32, img.Width); // three panels edge to edge, as the original's strips
+            Assert.Equal(32, img.Height);
         }
     }
 

@@ -113,22 +113,22 @@ public sealed class ImagesTests : IDisposable
     }
 
     [Fact]
-    public void GridPlacesRowsAndPadsWithBlack()
+    public void GridPlacesCellsEdgeToEdgeLikeTheOriginalsStrips()
     {
-        // rows of 3 and 2 cells, 4x5 (HxW), padding 1 -> (3 * 6 + 1) x (2 * 5 + 1)
+        // rows of 3 and 2 cells, 4x5 (HxW), no padding (the original concatenates) -> (3 * 5) x (2 * 4)
         Tensor Cell(float v) => torch.full(3, 4, 5, v);
         var path = Path.Combine(_tmp, "grid", "g.png");
-        Images.SaveGrid(path, [[Cell(0.2f), Cell(0.4f), Cell(0.6f)], [Cell(0.8f), Cell(1f)]], padding: 1);
+        Images.SaveGrid(path, [[Cell(0.2f), Cell(0.4f), Cell(0.6f)], [Cell(0.8f), Cell(1f)]]);
         var grid = Images.Read(path);
-        Assert.Equal((19, 11), (grid.Width, grid.Height));
+        Assert.Equal((15, 8), (grid.Width, grid.Height));
         byte At(int x, int y) => grid.Pixels[(y * grid.Width + x) * 3];
-        Assert.Equal(0, At(0, 0));                   // border
-        Assert.Equal(51, At(1, 1));                  // row 0, col 0: (0.2 * 255) truncated
-        Assert.Equal(0, At(6, 1));                   // gap between columns
-        Assert.Equal(153, At(7 + 6 + 4, 1 + 3));     // row 0, col 2 bottom-right pixel
-        Assert.Equal(204, At(1, 6));                 // row 1, col 0
-        Assert.Equal(255, At(7 + 4, 6 + 3));         // row 1, col 1
-        Assert.Equal(0, At(13, 6));                  // row 1 has no third cell
+        Assert.Equal(51, At(0, 0));                  // row 0, col 0: (0.2 * 255) truncated, from the corner
+        Assert.Equal(51, At(4, 3));                  // its bottom-right pixel
+        Assert.Equal(102, At(5, 0));                 // col 1 starts right after it
+        Assert.Equal(153, At(14, 3));                // row 0, col 2 bottom-right pixel, the image's right edge
+        Assert.Equal(204, At(0, 4));                 // row 1 starts right below row 0
+        Assert.Equal(255, At(9, 7));                 // row 1, col 1 bottom-right pixel
+        Assert.Equal(0, At(10, 4));                  // row 1 has no third cell: black
         Assert.Single(Directory.GetFiles(Path.GetDirectoryName(path)!));
     }
 
@@ -136,8 +136,11 @@ public sealed class ImagesTests : IDisposable
     public void BatchSavesAsOneRow()
     {
         var path = Path.Combine(_tmp, "batch.png");
-        Images.Save(path, torch.rand(3, 3, 4, 6), padding: 2);
+        var batch = torch.rand(3, 3, 4, 6);
+        Images.Save(path, batch);
         var row = Images.Read(path);
-        Assert.Equal((3 * 8 + 2, 4 + 4), (row.Width, row.Height));
+        Assert.Equal((3 * 6, 4), (row.Width, row.Height));
+        // the images side by side, as the original's torch.cat along the width
+        Assert.Equal(RgbImage.FromTensor(torch.cat(batch.unbind(0), 2)).Pixels, row.Pixels);
     }
 }
