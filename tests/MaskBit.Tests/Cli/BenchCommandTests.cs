@@ -14,4 +14,17 @@ public class BenchCommandTests
         Assert.Contains("2, 2 (guidance", stdout);
         Assert.Equal(1, CliRunner.Run("bench", "-c", config, "--steps", "0").code);
     }
+
+    [Fact]
+    public void TheDefaultConfigShipsWithTheCommandAndTakesOverrides()
+    {
+        // No --config: the official 14-bit config next to the executable, shrunk with --set so it runs in seconds.
+        var (code, stdout, stderr) = CliRunner.Run("bench", "--steps", "1",
+            "--set", "model.mlm_model.depth=1", "--set", "model.mlm_model.hidden_dim=32", "--set", "model.mlm_model.mlp_dim=32",
+            "--set", "model.mlm_model.heads=2", "--set", "model.vq_model.hidden_channels=32", "--set", "model.vq_model.channel_mult=[1,1,1,1,1]",
+            "--set", "model.vq_model.num_res_blocks=1", "--set", "dataset.preprocessing.resolution=32");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("maskbit_generator_14bit.yaml", stdout);
+        Assert.Equal(1, CliRunner.Run("bench", "--set", "model.mlm_model.dept=1").code);
+    }
 }
