@@ -7,7 +7,7 @@ namespace MaskBit.Tests.Generation;
 
 /// <summary>
 /// Mask, guidance and unmasking schedules against the original (golden kind "schedules": F). The LR (<c>lr.*</c>)
-/// and EMA (<c>ema.*</c>) keys belong to the training code and are listed, not checked, here.
+/// and EMA (<c>ema.*</c>) keys belong to the training code: Training/TrainingSchedulesGoldenTests checks them.
 /// </summary>
 public class SchedulesGoldenTests(ITestOutputHelper output)
 {
