@@ -166,4 +166,6 @@ public sealed record TrainingConfig
     public int NumGeneratedImages { get; init; } = 2;
     /// <summary>null: no gradient clipping.</summary>
     public double? MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Decay of the weights' moving average (the original's scripts hard-code 0.999; optional key).</summary>
+    public double EmaDecay { get; init; } = 0.999;
 }

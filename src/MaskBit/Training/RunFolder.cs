@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Text.Json;
+using MaskBit.Config;
+using MaskBit.Interop;
+
+namespace MaskBit.Training;
+
+/// <summary>What a checkpoint's <c>metadata.json</c> records: the original's <c>global_step</c> plus the data position.</summary>
+public sealed record CheckpointMetadata(long GlobalStep, int DataEpoch, int DataBatch);
+
+/// <summary>
+/// A training run's folder (default <c>runs/&lt;experiment.name&gt;</c>): <c>config.yaml</c>, <c>log.txt</c>, TensorBoard
+/// event files under <c>logs/</c>, image strips, and <c>checkpoint-&lt;step&gt;/</c> folders. A checkpoint is written
+/// into a temporary folder, its files hashed (<see cref="FileDigests"/>), then renamed: a folder named
+/// <c>checkpoint-N</c> is complete. Resuming takes the newest checkpoint that verifies and says which it skipped.
+/// Nothing already in the folder is overwritten: a run of another model config is refused.
+/// </summary>
+public sealed class RunFolder : IDisposable
+{
+    public const string ConfigFile = "config.yaml";
+    public const string LogFile = "log.txt";
+    public const string MetadataFile = "metadata.json";
+    const string Prefix = "checkpoint-";
+
+    public string Path { get; }
+    readonly StreamWriter _log;
+    readonly Lazy<TorchSharp.Modules.SummaryWriter> _tensorboard;
+
+    /// <summary>Opens (or creates) the run folder for <paramref name="config"/>; refuses a folder holding another model.</summary>
+    public RunFolder(string path, ExperimentConfig config)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        if (File.Exists(Path)) throw new IOException($"{path}: is a file, expected a run folder");
+        Directory.CreateDirectory(Path);
+        var configPath = System.IO.Path.Combine(Path, ConfigFile);
+        if (File.Exists(configPath))
+        {
+            var existing = ConfigLoader.Load(configPath);
+            string Model(ExperimentConfig c) => ConfigWriter.ToYaml(new ExperimentConfig { Model = c.Model });
+            if (Model(existing) != Model(config))
+                throw new ConfigException($"{configPath}: the run folder holds a run of another model config (model.* differs); choose another --output");
+        }
+        else ConfigWriter.Save(config, configPath);
+        _log = new StreamWriter(new FileStream(System.IO.Path.Combine(Path, LogFile), FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+        _tensorboard = new(() => torch.utils.tensorboard.SummaryWriter(System.IO.Path.Combine(Path, "logs")));
+    }
+
+    /// <summary>Appends a time-stamped line to <c>log.txt</c> (the original's format) and returns it.</summary>
+    public string Log(string message)
+    {
+        var line = $"[{DateTime.Now:MM/dd HH:mm:ss}] {message}";
+        _log.WriteLine(line);
+        return line;
+    }
+
+    public void Scalar(string tag, double value, long step) => _tensorboard.Value.add_scalar(tag, (float)value, (int)step);
+
+    /// <summary>An image [3, H, W] in [0, 1] to TensorBoard.</summary>
+    public void Image(string tag, Tensor image, long step)
+    {
+        using var scope = NewDisposeScope();
+        _tensorboard.Value.add_img(tag, image.detach().cpu().clamp(0, 1), (int)step);
+    }
+
+    public string CheckpointPath(long step) => System.IO.Path.Combine(Path, Prefix + step.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// Writes checkpoint <paramref name="step"/>: <paramref name="write"/> fills a temporary folder, then the metadata and
+    /// the digests are added and the folder is renamed to <c>checkpoint-&lt;step&gt;</c>. Returns its path.
+    /// </summary>
+    public string SaveCheckpoint(CheckpointMetadata metadata, Action<string> write)
+    {
+        var final = CheckpointPath(metadata.GlobalStep);
+        if (Directory.Exists(final)) throw new IOException($"{final}: exists (nothing is overwritten)");
+        var temp = System.IO.Path.Combine(Path, $".{Prefix}{metadata.GlobalStep}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            write(temp);
+            AtomicFile.WriteAllText(System.IO.Path.Combine(temp, MetadataFile), JsonSerializer.Serialize(new Dictionary<string, long>
+            {
+                ["global_step"] = metadata.GlobalStep, ["data_epoch"] = metadata.DataEpoch, ["data_batch"] = metadata.DataBatch,
+            }));
+            FileDigests.Write(temp);
+            Directory.Move(temp, final);
+            return final;
+        }
+        finally
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    /// <summary>The checkpoint folders, newest first (by the step in the name, as the original sorts them).</summary>
+    public IEnumerable<(string Path, long Step)> Checkpoints() =>
+        Directory.GetDirectories(Path, Prefix + "*")
+            .Select(d => (d, long.TryParse(System.IO.Path.GetFileName(d)[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
+            .Where(c => c.Item2 >= 0).OrderByDescending(c => c.Item2);
+
+    /// <summary>
+    /// Reads a checkpoint's metadata after verifying its digests (a missing, truncated or changed file is refused with
+    /// a <see cref="CheckpointException"/> naming it).
+    /// </summary>
+    public static CheckpointMetadata Verify(string checkpoint, bool skipDigests = false)
+    {
+        FileDigests.Verify(checkpoint, skipDigests);
+        var path = System.IO.Path.Combine(checkpoint, MetadataFile);
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var root = doc.RootElement;
+            return new CheckpointMetadata(root.GetProperty("global_step").GetInt64(),
+                root.TryGetProperty("data_epoch", out var e) ? e.GetInt32() : 0, root.TryGetProperty("data_batch", out var b) ? b.GetInt32() : 0);
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new CheckpointException($"{path}: unreadable checkpoint metadata: {ex.Message.ReplaceLineEndings(" ")}", ex);
+        }
+    }
+
+    /// <summary>
+    /// The newest checkpoint that verifies, falling back past damaged ones (each reported through
+    /// <paramref name="onSkipped"/>); null when there is none.
+    /// </summary>
+    public (string Path, CheckpointMetadata Metadata)? LatestValidCheckpoint(Action<string> onSkipped)
+    {
+        foreach (var (path, _) in Checkpoints())
+        {
+            try { return (path, Verify(path)); }
+            catch (CheckpointException e) { onSkipped($"skipping damaged checkpoint {path}: {e.Message}"); }
+        }
+        return null;
+    }
+
+    public void Dispose()
+    {
+        _log.Dispose(); // the TensorBoard writer flushes each event as it is added
+    }
+}

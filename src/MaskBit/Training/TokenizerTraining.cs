@@ -1,0 +1,189 @@
+using MaskBit.Config;
+using MaskBit.Interop;
+using MaskBit.Tokenizer;
+using static TorchSharp.torch.nn;
+
+namespace MaskBit.Training;
+
+/// <summary>
+/// Stage I training state and one optimizer step of the original's <c>train_tokenizer.py</c> (spec 6.1): the VQGAN+
+/// autoencoder, its loss module (discriminator, LeCam buffers, perceptual network), two AdamW optimizers with their
+/// LR schedules, gradient clipping, and the EMA of the weights. <see cref="Step"/> is the body of the loop;
+/// <see cref="Save"/>/<see cref="Load"/> keep everything a resumed run needs to continue exactly.
+/// </summary>
+public sealed class TokenizerTraining : IDisposable
+{
+    public ExperimentConfig Config { get; }
+    public ConvVqModel Model { get; }
+    public VqganLoss Loss { get; }
+    public AdamW Optimizer { get; }
+    public AdamW DiscriminatorOptimizer { get; }
+    public LrSchedule Schedule { get; }
+    public LrSchedule DiscriminatorSchedule { get; }
+    public Ema? Ema { get; }
+    /// <summary>Completed optimizer steps (the original's <c>global_step</c>).</summary>
+    public long GlobalStep { get; set; }
+
+    readonly LossesConfig _losses;
+    readonly TrainingConfig _training;
+
+    /// <param name="perceptual">The frozen perceptual network (<c>losses.perceptual_loss</c>), or null to train without it.</param>
+    public TokenizerTraining(ExperimentConfig config, Module<Tensor, Tensor, Tensor>? perceptual = null, Device? device = null)
+    {
+        Config = config;
+        var vq = config.Model?.VqModel ?? throw new ConfigException("model.vq_model: missing (a tokenizer config is needed)");
+        var disc = config.Model.Discriminator ?? throw new ConfigException("model.discriminator: missing (tokenizer training needs one)");
+        _losses = config.Losses ?? throw new ConfigException("losses: missing (tokenizer training needs it)");
+        _training = config.Training ?? new TrainingConfig();
+        if (vq.ModelClass != "vqgan+") throw new ConfigException($"model.vq_model.model_class: training is implemented for vqgan+, got '{vq.ModelClass}'");
+        var opt = config.Optimizer?.Params ?? new OptimizerParamsConfig();
+        if ((config.Optimizer?.Name ?? "adamw") != "adamw") throw new ConfigException($"optimizer.name: only adamw is supported, got '{config.Optimizer!.Name}'");
+
+        if (_training.Seed is int seed) manual_seed(seed);
+        Model = new ConvVqModel(vq);
+        Loss = new VqganLoss(disc, _losses, perceptual);
+        if (device is not null) { Model.to(device); Loss.to(device); }
+        Model.train();
+
+        double scale = opt.ScaleLr ? _training.PerGpuBatchSize * _training.GradientAccumulationSteps : 1.0;
+        Optimizer = new AdamW(Model.named_parameters().Select(p => (p.name, p.parameter)), opt.Beta1, opt.Beta2, opt.Epsilon, opt.WeightDecay);
+        DiscriminatorOptimizer = new AdamW(Loss.DiscriminatorParameters, opt.Beta1, opt.Beta2, opt.Epsilon, opt.WeightDecay);
+        var lr = config.LrScheduler ?? new LrSchedulerConfig();
+        int warmup = lr.Params?.WarmupSteps ?? 5000;
+        Schedule = new LrSchedule(lr.Scheduler, warmup, _training.MaxTrainSteps, BaseLr: opt.LearningRate * scale).Validate();
+        // The discriminator's horizon starts at its first update (single-process form of spec 6.3).
+        DiscriminatorSchedule = Schedule with { TrainingSteps = _training.MaxTrainSteps - _losses.DiscriminatorStart, BaseLr = opt.DiscriminatorLearningRate * scale };
+        Ema = _training.UseEma ? new Ema(Model, _training.EmaDecay) : null;
+    }
+
+    /// <summary>
+    /// One optimizer step on <paramref name="microBatches"/> (gradient accumulation: each [B, 3, H, W] in [0, 1], losses
+    /// averaged): autoencoder forward (train mode), <see cref="VqganLoss.ForwardGenerator"/>, backward, clipping, AdamW
+    /// with the scheduled rate; from <c>discriminator_start</c> on, the discriminator's step on the same (detached)
+    /// reconstructions; then the EMA update. Returns the logged values: the loss terms (<c>gen.*</c>, <c>disc.*</c>),
+    /// the rates and the gradient norms before clipping.
+    /// </summary>
+    public Dictionary<string, double> Step(IReadOnlyList<Tensor> microBatches)
+    {
+        if (microBatches.Count == 0) throw new ArgumentException("no batch to train on");
+        var logs = new Dictionary<string, double>();
+        void Add(string prefix, Dictionary<string, Tensor> terms)
+        {
+            foreach (var (k, v) in terms) logs[prefix + k] = logs.GetValueOrDefault(prefix + k) + v.item<float>() / microBatches.Count;
+        }
+        using var scope = NewDisposeScope();
+        Model.train();
+        var reconstructions = new List<Tensor>();
+        foreach (var x in microBatches)
+        {
+            var (decoded, q) = Model.call(x);
+            var (loss, terms) = Loss.ForwardGenerator(x, decoded, q, GlobalStep, Model.Decoder.LastLayerWeight);
+            (loss / microBatches.Count).backward();
+            Add("gen.", terms);
+            reconstructions.Add(decoded.detach());
+        }
+        logs["grad_norm"] = Clip(Optimizer);
+        logs["lr"] = Schedule.LearningRate(GlobalStep);
+        Optimizer.Step(logs["lr"]);
+        Optimizer.ZeroGrad();
+
+        if (GlobalStep >= _losses.DiscriminatorStart)
+        {
+            for (int i = 0; i < microBatches.Count; i++)
+            {
+                var (loss, terms) = Loss.ForwardDiscriminator(microBatches[i], reconstructions[i], GlobalStep);
+                (loss / microBatches.Count).backward();
+                Add("disc.", terms);
+            }
+            logs["disc_grad_norm"] = Clip(DiscriminatorOptimizer);
+            logs["disc_lr"] = DiscriminatorSchedule.LearningRate(GlobalStep - _losses.DiscriminatorStart);
+            DiscriminatorOptimizer.Step(logs["disc_lr"]);
+            DiscriminatorOptimizer.ZeroGrad();
+        }
+        Ema?.Step();
+        GlobalStep++;
+        return logs;
+    }
+
+    double Clip(AdamW optimizer)
+    {
+        var parameters = optimizer.Parameters.Select(p => p.Param);
+        return _training.MaxGradNorm is double max ? GradClip.ClipGradNorm(parameters, max) : GradClip.GradNorm(parameters);
+    }
+
+    /// <summary>Checkpoint file names inside a checkpoint folder (spec 6.6's model files plus our training state).</summary>
+    public static class Files
+    {
+        public const string Model = "unwrapped_model/pytorch_model.bin";
+        public const string EmaModel = "ema_model/pytorch_model.bin";
+        public const string LossModule = "loss_module.safetensors";
+        public const string Optimizer = "optimizer.safetensors";
+        public const string DiscriminatorOptimizer = "optimizer_1.safetensors";
+    }
+
+    /// <summary>
+    /// Writes the model (loadable by the original: a plain <c>torch.save</c> state dict), the EMA weights, the loss
+    /// module's trainable state (discriminator, LeCam buffers) and both optimizers' moments into <paramref name="dir"/>.
+    /// </summary>
+    public void Save(string dir)
+    {
+        Checkpoint.Save(Model, Path.Combine(dir, Files.Model));
+        if (Ema is not null)
+            Checkpoint.WriteStateDict(Path.Combine(dir, Files.EmaModel), EmaStateDict());
+        Checkpoint.WriteStateDict(Path.Combine(dir, Files.LossModule), Loss.TrainableState);
+        Checkpoint.WriteStateDict(Path.Combine(dir, Files.Optimizer), Optimizer.StateDict());
+        Checkpoint.WriteStateDict(Path.Combine(dir, Files.DiscriminatorOptimizer), DiscriminatorOptimizer.StateDict());
+    }
+
+    // The EMA weights as a full model state dict (buffers from the live model, parameters from the shadows).
+    IEnumerable<KeyValuePair<string, Tensor>> EmaStateDict()
+    {
+        var shadows = Ema!.Shadows.ToDictionary(kv => kv.Key, kv => kv.Value);
+        return Checkpoint.StateDict(Model).Select(e => KeyValuePair.Create(e.Key, e.IsParameter ? shadows[e.Key] : e.Tensor));
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote (strictly: a file of another config is refused) and the step.</summary>
+    public void Load(string dir, long globalStep, bool loadOptimizers = true)
+    {
+        Checkpoint.LoadInto(Model, Path.Combine(dir, Files.Model));
+        if (Ema is not null)
+            WithFile(Path.Combine(dir, Files.EmaModel), (t, path) => Ema.Load(t, path));
+        WithFile(Path.Combine(dir, Files.LossModule), (t, path) =>
+        {
+            var target = Loss.TrainableState.ToDictionary(kv => kv.Key, kv => kv.Value);
+            var missing = target.Keys.FirstOrDefault(k => !t.ContainsKey(k));
+            if (missing is not null) throw new CheckpointException($"{path}: missing {missing}");
+            var extra = t.Keys.FirstOrDefault(k => !target.ContainsKey(k));
+            if (extra is not null) throw new CheckpointException($"{path}: unexpected {extra} (a loss module of another config)");
+            using var _ = no_grad();
+            foreach (var (k, v) in target)
+            {
+                if (!t[k].shape.SequenceEqual(v.shape)) throw new CheckpointException($"{path}: {k} has shape [{string.Join(", ", t[k].shape)}], expected [{string.Join(", ", v.shape)}]");
+                v.copy_(t[k]);
+            }
+        });
+        if (loadOptimizers)
+        {
+            WithFile(Path.Combine(dir, Files.Optimizer), (t, path) => Optimizer.LoadStateDict(t, path));
+            WithFile(Path.Combine(dir, Files.DiscriminatorOptimizer), (t, path) => DiscriminatorOptimizer.LoadStateDict(t, path));
+        }
+        GlobalStep = globalStep;
+        if (Ema is not null) Ema.OptimizationStep = globalStep;
+    }
+
+    static void WithFile(string path, Action<IReadOnlyDictionary<string, Tensor>, string> use)
+    {
+        var tensors = Checkpoint.ReadStateDict(path);
+        try { use(tensors, path); }
+        finally { foreach (var t in tensors.Values) t.Dispose(); }
+    }
+
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        DiscriminatorOptimizer.Dispose();
+        Ema?.Dispose();
+        Loss.Dispose();
+        Model.Dispose();
+    }
+}
