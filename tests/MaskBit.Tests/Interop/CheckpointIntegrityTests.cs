@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Text;
 using System.Text.RegularExpressions;
 using MaskBit.Interop;
 using static TorchSharp.torch;
@@ -117,5 +118,60 @@ public sealed class CheckpointIntegrityTests : IDisposable
         var zip = new ZipReader(s);
         Assert.All(zip.Entries, e => Assert.True(e.HasDataDescriptor));
         foreach (var e in zip.Entries) Assert.Equal(e.Length, zip.ReadAll(e).Length);
+    }
+
+    /// <summary>A safetensors file with the given header and <paramref name="dataBytes"/> zero bytes of data.</summary>
+    string SafeTensors(string name, byte[] header, int dataBytes)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes((long)header.Length), .. header, .. new byte[dataBytes]]);
+        return path;
+    }
+
+    /// <summary>The header as the format writes it: UTF-8 JSON padded with spaces to a multiple of 8 bytes.</summary>
+    static byte[] Padded(string json) => Encoding.UTF8.GetBytes(json + new string(' ', (8 - json.Length % 8) % 8));
+
+    [Theory]
+    [InlineData("""{"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}}""", 4, "tensor a: unsupported dtype F33")]
+    [InlineData("""{"a":{"shape":[1],"data_offsets":[0,4]}}""", 4, "tensor a: no dtype string")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}""", 4, "tensor a: shape is not a list of non-negative integers")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}""", 4, "tensor a: shape is not a list of non-negative integers")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}""", 4, "tensor a: data_offsets is not [begin, end] with 0 <= begin <= end")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}""", 4, "tensor a: data_offsets is not [begin, end] with 0 <= begin <= end")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}""", 4, "tensor a: data_offsets [0, 4] span 4 bytes, shape [2] F32 needs 8")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]}}""", 4, "tensor a: shape [4611686018427387904] too large")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", 8, "tensor a: data_offsets [4, 8] leave a gap after byte 0")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}""", 12, "tensor b: data_offsets [8, 12] leave a gap after byte 4")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", 8, "tensor b: data_offsets [4, 8] overlap tensor a (ends at 8)")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", 8, "tensor a: data ends at byte 4 of the data section, which has 8 bytes (trailing bytes)")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 4, "tensor a: data ends at byte 8 of the data section, which has 4 bytes (truncated file)")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", 8, "tensor a: appears twice in the safetensors header")]
+    [InlineData("""{"__metadata__":{"format":1}}""", 0, "safetensors __metadata__ format is not a string")]
+    [InlineData("""{}""", 4, "safetensors file without tensors has 4 data bytes")]
+    [InlineData("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}""", 4, "invalid safetensors header: ")]
+    public void InvalidSafeTensorsHeader_RefusedBeforeAnyTensorIsRead(string json, int dataBytes, string expected)
+    {
+        var path = SafeTensors("bad.safetensors", Padded(json), dataBytes);
+        var message = Message(path);
+        Assert.StartsWith($"{path}: {expected}", message);
+        Assert.DoesNotContain('\n', message);
+    }
+
+    [Fact]
+    public void SafeTensorsHeaderWithInvalidUtf8_Refused()
+    {
+        var path = SafeTensors("utf8.safetensors", [.. """{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"""u8, 0xC3, .. "\":1}"u8], 4);
+        Assert.Equal($"{path}: invalid safetensors header: not UTF-8", Message(path));
+    }
+
+    [Fact]
+    public void ValidSafeTensorsLayouts_Read()
+    {
+        // zero-size tensors share an offset with their neighbours; header order need not be offset order
+        var path = SafeTensors("ok.safetensors", Padded(
+            """{"b":{"dtype":"I32","shape":[1],"data_offsets":[4,8]},"e":{"dtype":"F32","shape":[0,3],"data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"""), 8);
+        var sd = Checkpoint.ReadStateDict(path);
+        Assert.Equal(["b", "e", "a"], sd.Keys);
+        Assert.Equal([0L, 3L], sd["e"].shape);
     }
 }

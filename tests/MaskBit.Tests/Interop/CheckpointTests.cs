@@ -304,7 +304,7 @@ public class CheckpointTests : IDisposable
             ("empty.bin", [], "unrecognised content"),
             ("image.png", [0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10, 0, 0, 0, 13, (byte)'I', (byte)'H', (byte)'D', (byte)'R', 0, 0], "unrecognised content"),
             ("truncated.bin", bytes[..(bytes.Length / 2)], ""),
-            ("truncated.safetensors", stBytes[..(stBytes.Length - 10)], "do not fit"),
+            ("truncated.safetensors", stBytes[..(stBytes.Length - 10)], "truncated file"),
             ("badheader.safetensors", [.. BitConverter.GetBytes(4L), .. "{\"a\""u8.ToArray()], "invalid safetensors header"),
         };
         foreach (var (name, content, expect) in cases)
