@@ -121,11 +121,10 @@ sealed class ZipReader
         var locator = end >= Zip64LocatorSize ? ReadAt(end - Zip64LocatorSize, Zip64LocatorSize) : [];
         if (locator.Length > 0 && U32(locator, 0) == Zip64LocatorSignature)
         {
-            long recordAt = checked((long)U64(locator, 8));
-            if (recordAt < 0 || recordAt > end - Zip64LocatorSize - Zip64EndSize) throw new InvalidDataException($"zip64 end record offset {recordAt} out of range");
-            var r = ReadAt(recordAt, Zip64EndSize);
-            if (U32(r, 0) != Zip64EndSignature || recordAt + 12 + (long)U64(r, 4) != end - Zip64LocatorSize)
-                throw new InvalidDataException($"zip64 end record at byte {recordAt} is malformed");
+            long recordAt = (long)U64(locator, 8); // a huge value turns negative and fails the range test
+            var r = recordAt >= 0 && recordAt <= end - Zip64LocatorSize - Zip64EndSize ? ReadAt(recordAt, Zip64EndSize) : null;
+            if (r is null || U32(r, 0) != Zip64EndSignature || recordAt + 12 + (long)U64(r, 4) != end - Zip64LocatorSize)
+                throw new InvalidDataException($"zip64 end record not found at byte {recordAt}, where its locator puts it (bytes lost or added?)");
             count = Widen(count, 0xFFFF, U64(r, 32), "entry count");
             size = Widen(size, 0xFFFF_FFFF, U64(r, 40), "central directory size");
             offset = Widen(offset, 0xFFFF_FFFF, U64(r, 48), "central directory offset");
@@ -134,7 +133,7 @@ sealed class ZipReader
         else if (count == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF)
             throw new InvalidDataException("zip64 archive without its zip64 end record");
         if (offset + size != directoryEnd)
-            throw new InvalidDataException($"zip central directory (byte {offset}, {size} bytes) does not end where the end records begin (byte {directoryEnd})");
+            throw new InvalidDataException($"zip central directory (byte {offset}, {size} bytes) does not end where the end records begin (byte {directoryEnd}; bytes lost or added?)");
         return (count, offset, size);
     }
 
