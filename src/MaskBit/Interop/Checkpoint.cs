@@ -1,5 +1,3 @@
-using System.IO.Compression;
-
 namespace MaskBit.Interop;
 
 /// <summary>A checkpoint file that cannot be read, written or matched to a module; the message is one line naming the file.</summary>
@@ -31,8 +29,7 @@ public static class Checkpoint
         var h = head.AsSpan(0, got);
         if (TorchFile.IsZip(h))
         {
-            using var zip = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
-            return Materialize(TorchFile.ReadZip(zip));
+            return Materialize(TorchFile.ReadZip(new ZipReader(file)));
         }
         if (TorchFile.IsLegacy(h)) return Materialize(TorchFile.ReadLegacy(file));
         if (SafeTensorsFile.Looks(h, file.Length)) return ToDictionary(SafeTensorsFile.Read(file, out _));
@@ -210,8 +207,8 @@ public static class Checkpoint
         }
     }
 
-    /// <summary>Runs a file operation, turning every failure into a one-line <see cref="CheckpointException"/>.</summary>
-    static T Guard<T>(string path, Func<T> action)
+    /// <summary>Runs a file operation, turning every failure into a one-line <see cref="CheckpointException"/> naming <paramref name="path"/>.</summary>
+    internal static T Guard<T>(string path, Func<T> action)
     {
         try
         {
@@ -230,7 +227,7 @@ public static class Checkpoint
             throw new CheckpointException($"{path}: truncated file (unexpected end of data)", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException
-                                      or OverflowException or System.Runtime.InteropServices.ExternalException)
+                                      or FormatException or OverflowException or System.Runtime.InteropServices.ExternalException)
         {
             throw new CheckpointException($"{path}: {OneLine(e.Message)}", e);
         }

@@ -21,31 +21,37 @@ static class SafeTensorsFile
         return n >= 2 && n <= MaxHeader && n <= fileLength - 8 && head[8] == (byte)'{';
     }
 
-    /// <summary>Every tensor of the file in header order, and the header's <c>__metadata__</c>. The stream must be seekable.</summary>
+    /// <summary>One tensor as the header describes it, already checked on its own.</summary>
+    readonly record struct Entry(string Name, DTypeInfo Type, long[] Shape, long Begin, long End);
+
+    /// <summary>
+    /// Every tensor of the file in header order, and the header's <c>__metadata__</c>. The stream must be seekable.
+    /// The whole header is checked before any tensor is read (as the reference implementation does): a sane length,
+    /// valid JSON, for each tensor a known dtype, a non-negative shape and <c>data_offsets</c> whose span is exactly
+    /// the tensor's size, and the spans together tiling the data section from its first byte to its last, with no gap
+    /// and no overlap. The format has no checksum: a changed byte inside tensor data cannot be detected.
+    /// </summary>
     public static List<KeyValuePair<string, Tensor>> Read(Stream s, out Dictionary<string, string> metadata)
     {
         var len = new byte[8];
         s.ReadExactly(len);
         long n = BinaryPrimitives.ReadInt64LittleEndian(len);
-        if (n < 2 || n > MaxHeader || n > s.Length - 8) throw new InvalidDataException($"safetensors header length {n} out of range");
+        if (n < 2 || n > MaxHeader || n > s.Length - 8)
+            throw new InvalidDataException($"safetensors header length {n} out of range (file has {s.Length} bytes, limit {MaxHeader})");
         var header = new byte[n];
         s.ReadExactly(header);
-        long dataStart = 8 + n, dataLength = s.Length - dataStart;
+        long dataStart = 8 + n;
+        (var entries, metadata) = ParseHeader(header);
+        CheckLayout(entries, s.Length - dataStart);
 
         var result = new List<KeyValuePair<string, Tensor>>();
-        var (entries, meta) = ParseHeader(header);
-        metadata = meta;
         try
         {
-            foreach (var (name, dtypeName, shape, offsets) in entries)
+            foreach (var e in entries)
             {
-                var type = TensorBytes.BySafeTensors(dtypeName) ?? throw new InvalidDataException($"tensor {name}: unsupported dtype {dtypeName}");
-                long numel = shape.Aggregate(1L, (a, b) => a * b);
-                if (shape.Any(d => d < 0) || offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != numel * type.Size)
-                    throw new InvalidDataException($"tensor {name}: data_offsets [{string.Join(", ", offsets)}] do not fit shape [{string.Join(", ", shape)}] {dtypeName} in {dataLength} data bytes");
-                s.Position = dataStart + offsets[0];
-                using var flat = TensorBytes.Read(s, type, numel);
-                result.Add(new(name, flat.view(shape)));
+                s.Position = dataStart + e.Begin;
+                using var flat = TensorBytes.Read(s, e.Type, e.Shape.Aggregate(1L, (a, b) => a * b));
+                result.Add(new(e.Name, flat.view(e.Shape)));
             }
             return result;
         }
@@ -56,26 +62,99 @@ static class SafeTensorsFile
         }
     }
 
-    static (List<(string Name, string DType, long[] Shape, long[] Offsets)>, Dictionary<string, string>) ParseHeader(byte[] header)
+    static (List<Entry>, Dictionary<string, string>) ParseHeader(byte[] header)
     {
+        // JsonDocument parses invalid UTF-8 inside strings and throws only when they are read.
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new InvalidDataException("invalid safetensors header: not UTF-8");
+        JsonDocument doc;
         try
         {
-            using var doc = JsonDocument.Parse(header);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException("safetensors header is not a JSON object");
-            var entries = doc.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__").Select(p => (
-                p.Name,
-                p.Value.GetProperty("dtype").GetString() ?? "",
-                p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray(),
-                p.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray())).ToList();
-            var metadata = doc.RootElement.TryGetProperty("__metadata__", out var m)
-                ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "")
-                : new Dictionary<string, string>();
-            return (entries, metadata);
+            doc = JsonDocument.Parse(header);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (JsonException e)
         {
             throw new InvalidDataException($"invalid safetensors header: {e.Message}", e);
         }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException("invalid safetensors header: not a JSON object");
+            var entries = new List<Entry>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            var metadata = new Dictionary<string, string>();
+            foreach (var p in doc.RootElement.EnumerateObject())
+            {
+                if (!names.Add(p.Name)) throw new InvalidDataException($"tensor {p.Name}: appears twice in the safetensors header");
+                if (p.Name == "__metadata__") metadata = ParseMetadata(p.Value);
+                else entries.Add(ParseEntry(p.Name, p.Value));
+            }
+            return (entries, metadata);
+        }
+    }
+
+    static Dictionary<string, string> ParseMetadata(JsonElement m)
+    {
+        if (m.ValueKind != JsonValueKind.Object) throw new InvalidDataException("safetensors __metadata__ is not a JSON object");
+        var metadata = new Dictionary<string, string>();
+        foreach (var p in m.EnumerateObject())
+        {
+            if (p.Value.ValueKind != JsonValueKind.String) throw new InvalidDataException($"safetensors __metadata__ {p.Name} is not a string");
+            metadata[p.Name] = p.Value.GetString()!;
+        }
+        return metadata;
+    }
+
+    static Entry ParseEntry(string name, JsonElement v)
+    {
+        InvalidDataException Bad(string what) => new($"tensor {name}: {what}");
+        if (v.ValueKind != JsonValueKind.Object) throw Bad("header entry is not a JSON object");
+        var dtypeName = v.TryGetProperty("dtype", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString()! : throw Bad("no dtype string");
+        var type = TensorBytes.BySafeTensors(dtypeName) ?? throw Bad($"unsupported dtype {dtypeName}");
+        var shape = Longs(v, "shape") ?? throw Bad("shape is not a list of non-negative integers");
+        var offsets = Longs(v, "data_offsets") is [var begin, var end] && begin <= end ? (begin, end) : throw Bad("data_offsets is not [begin, end] with 0 <= begin <= end");
+        long bytes;
+        try
+        {
+            bytes = checked(shape.Aggregate(1L, (a, b) => a * b) * type.Size);
+        }
+        catch (OverflowException)
+        {
+            throw Bad($"shape [{string.Join(", ", shape)}] too large");
+        }
+        if (offsets.end - offsets.begin != bytes)
+            throw Bad($"data_offsets [{offsets.begin}, {offsets.end}] span {offsets.end - offsets.begin} bytes, shape [{string.Join(", ", shape)}] {dtypeName} needs {bytes}");
+        return new Entry(name, type, shape, offsets.begin, offsets.end);
+    }
+
+    /// <summary>The property's array of non-negative integers, or null if it is missing or anything else.</summary>
+    static long[]? Longs(JsonElement v, string property)
+    {
+        if (!v.TryGetProperty(property, out var a) || a.ValueKind != JsonValueKind.Array) return null;
+        var result = new long[a.GetArrayLength()];
+        int i = 0;
+        foreach (var e in a.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt64(out result[i]) || result[i] < 0) return null;
+            i++;
+        }
+        return result;
+    }
+
+    /// <summary>The tensors' byte spans, in offset order, must tile the data section exactly: each begins where the
+    /// previous ends, the first at 0, the last at the end of the file.</summary>
+    static void CheckLayout(List<Entry> entries, long dataLength)
+    {
+        long covered = 0;
+        string? previous = null;
+        foreach (var e in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
+        {
+            if (e.Begin < covered) throw new InvalidDataException($"tensor {e.Name}: data_offsets [{e.Begin}, {e.End}] overlap tensor {previous} (ends at {covered})");
+            if (e.Begin > covered) throw new InvalidDataException($"tensor {e.Name}: data_offsets [{e.Begin}, {e.End}] leave a gap after byte {covered}");
+            (covered, previous) = (e.End, e.Name);
+        }
+        if (covered != dataLength)
+            throw new InvalidDataException(previous is null
+                ? $"safetensors file without tensors has {dataLength} data bytes"
+                : $"tensor {previous}: data ends at byte {covered} of the data section, which has {dataLength} bytes ({(covered > dataLength ? "truncated file" : "trailing bytes")})");
     }
 
     /// <summary>Writes the tensors in the given order, with <c>__metadata__ {"format": "pt"}</c> (what transformers expects)

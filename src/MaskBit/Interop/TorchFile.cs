@@ -30,8 +30,9 @@ sealed class TensorRef(StorageRef storage, long offset, long[] shape, long[] str
         if (shape.Length != stride.Length) throw new InvalidDataException($"tensor size has {shape.Length} dims but stride {stride.Length}");
         if (offset < 0 || shape.Any(s => s < 0) || stride.Any(s => s < 0))
             throw new InvalidDataException("tensor with a negative offset, size or stride");
-        long numel = shape.Aggregate(1L, (a, b) => a * b);
-        long extent = numel == 0 ? 0 : offset + shape.Zip(stride).Sum(p => (p.First - 1) * p.Second) + 1;
+        // checked: a damaged size must not wrap around to a small element count that passes the extent test
+        long numel = shape.Aggregate(1L, (a, b) => checked(a * b));
+        long extent = numel == 0 ? 0 : checked(offset + shape.Zip(stride).Sum(p => checked((p.First - 1) * p.Second)) + 1);
         if (extent > Storage.Numel)
             throw new InvalidDataException($"tensor view (offset {offset}, size [{string.Join(", ", shape)}], stride [{string.Join(", ", stride)}]) reaches past its storage of {Storage.Numel} elements");
         using var all = Storage.Load();
@@ -56,7 +57,7 @@ sealed class TorchResolver(Func<string, string, long, object?[], object?> storag
     public object? PersistentLoad(object? pid)
     {
         // ('storage', storage_type, key, location, numel[, view_metadata (legacy format)]); location (cpu, cuda:0) is ignored.
-        if (pid is not object?[] { Length: >= 5 } t || t[0] as string != "storage" || t[1] is not PickleGlobal type || t[4] is not long numel)
+        if (pid is not object?[] { Length: >= 5 } t || t[0] as string != "storage" || t[1] is not PickleGlobal type || t[4] is not long numel || numel < 0)
             throw new InvalidDataException($"unsupported persistent id {PickleReader.Describe(pid)}");
         return storage(t[2]?.ToString() ?? "", type.Name, numel, t);
     }
@@ -113,35 +114,46 @@ static class TorchFile
 
     /// <summary>
     /// Reads the object a zip-format <c>torch.save</c> wrote. Tensors come back as <see cref="TensorRef"/>s that read their
-    /// bytes from <paramref name="zip"/> when materialised, so the archive must stay open until then.
+    /// bytes from <paramref name="zip"/> when materialised, so the archive must stay open until then. Every entry read
+    /// (the pickle, the byte order, each storage) is checked against its CRC-32, so a damaged file never loads silently.
     /// </summary>
-    public static object? ReadZip(ZipArchive zip)
+    public static object? ReadZip(ZipReader zip)
     {
         // "<prefix>/data.pkl": the prefix is the file stem for torch < 2.0 and "archive" later.
-        var pkl = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.IndexOf('/') == e.FullName.Length - 9)
+        var pkl = zip.Entries.FirstOrDefault(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.IndexOf('/') == e.Name.Length - 9)
             ?? throw new InvalidDataException("zip archive without <name>/data.pkl (not a torch.save file)");
-        var prefix = pkl.FullName[..^"data.pkl".Length];
-        var byteorder = zip.GetEntry(prefix + "byteorder");
-        if (byteorder is not null)
-        {
-            using var r = new StreamReader(byteorder.Open());
-            if (r.ReadToEnd().Trim() != "little") throw new InvalidDataException("big-endian torch file is not supported");
-        }
+        var prefix = pkl.Name[..^"data.pkl".Length];
+        var byteorder = zip.Find(prefix + "byteorder");
+        if (byteorder is not null && Encoding.ASCII.GetString(zip.ReadAll(byteorder)).Trim() != "little")
+            throw new InvalidDataException("big-endian torch file is not supported");
         var resolver = new TorchResolver((key, type, numel, _) => new StorageRef(type, numel, s =>
         {
-            var entry = zip.GetEntry($"{prefix}data/{key}") ?? throw new InvalidDataException($"storage {prefix}data/{key} missing from the archive");
-            if (entry.Length < s.Numel * s.Type!.Size) throw new InvalidDataException($"storage {entry.FullName} holds {entry.Length} bytes, expected {s.Numel * s.Type.Size}");
-            using var data = entry.Open();
-            return TensorBytes.Read(data, s.Type, s.Numel);
+            var entry = zip.Find($"{prefix}data/{key}") ?? throw new InvalidDataException($"storage {prefix}data/{key} missing from the archive");
+            long bytes = checked(s.Numel * s.Type!.Size);
+            if (entry.Length < bytes) throw new InvalidDataException($"storage {entry.Name} holds {entry.Length} bytes, expected {bytes}");
+            using var data = zip.Open(entry);
+            var t = TensorBytes.Read(data, s.Type, s.Numel);
+            try
+            {
+                data.Finish();
+                return t;
+            }
+            catch
+            {
+                t.Dispose();
+                throw;
+            }
         }));
-        using var pickle = pkl.Open();
-        return new PickleReader(pickle, resolver).Load();
+        return new PickleReader(new MemoryStream(zip.ReadAll(pkl), writable: false), resolver).Load();
     }
 
     /// <summary>
     /// Reads a legacy (pre-1.6) torch file: pickled magic number, protocol version (1001), sys-info dict, the object pickle,
     /// the sorted list of storage keys, then per storage an int64 element count and its raw bytes. The stream must be seekable
     /// and stay open until the tensors are materialised.
+    /// The legacy format carries no checksum: a damaged structure is refused, but a changed byte inside tensor data (or a
+    /// change to the pickle that still parses, such as a renamed key) loads without notice. Re-save such files in the zip
+    /// format (<see cref="Checkpoint.WriteStateDict"/>), whose entries carry CRC-32s.
     /// </summary>
     public static object? ReadLegacy(Stream stream)
     {
@@ -187,8 +199,11 @@ static class TorchFile
             if (n != root.Numel) throw new InvalidDataException($"legacy storage {key}: {n} elements, expected {root.Numel}");
             // Without the element size of an unsupported storage type we cannot skip past its bytes.
             if (root.Type is null && n > 0) throw new InvalidDataException($"legacy file with unsupported storage type {root.TypeName}");
+            long bytes = checked(n * (root.Type?.Size ?? 0));
+            if (bytes > stream.Length - stream.Position)
+                throw new InvalidDataException($"truncated file: legacy storage {key} needs {bytes} bytes, {stream.Length - stream.Position} are left");
             offsets[key] = stream.Position;
-            stream.Seek(n * (root.Type?.Size ?? 0), SeekOrigin.Current);
+            stream.Seek(bytes, SeekOrigin.Current);
         }
         return result;
     }
