@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Globalization;
+using MaskBit.Config;
+using MaskBit.Data;
+using MaskBit.Evaluation;
+using MaskBit.Training.Losses;
+using static TorchSharp.torch.nn;
+
+namespace MaskBit.Training;
+
+/// <summary>
+/// The Stage I loop (the original's <c>train_tokenizer.py</c>, spec 6.1), top to bottom: batch -> step (forward, loss,
+/// backward, clip, AdamW, schedule, discriminator, EMA) -> log every <c>log_every</c> -> reconstructions every
+/// <c>generate_every</c> and evaluation every <c>eval_every</c> with the EMA weights -> checkpoint every
+/// <c>save_every</c> and at the end. Resumes from the newest complete checkpoint of the run folder
+/// (<c>experiment.resume</c>) or starts from <c>experiment.init_checkpoint</c>.
+/// </summary>
+public static class TokenizerTrainer
+{
+    public static void Run(ExperimentConfig config, TrainingRunOptions options, CancellationToken cancellationToken = default)
+    {
+        var experiment = config.Experiment ?? throw new ConfigException("experiment: missing (it names the run)");
+        var training = config.Training ?? new TrainingConfig();
+        var device = options.Device ?? CPU;
+        // Everything that can be wrong with the inputs fails here, before the first step.
+        var perceptual = Perceptual(config.Losses ?? throw new ConfigException("losses: missing"), options.PerceptualWeights, device);
+        using var run = new RunFolder(options.OutputDir, config);
+        void Log(string message) => options.OnLog?.Invoke(run.Log(message));
+        using var state = new TokenizerTraining(config, perceptual, device);
+
+        var position = default(LoaderPosition);
+        if (!string.IsNullOrEmpty(experiment.InitCheckpoint))
+        {
+            var meta = RunFolder.Verify(experiment.InitCheckpoint);
+            state.Load(experiment.InitCheckpoint, meta.GlobalStep, loadOptimizers: !experiment.DontResumeOptimizer);
+            Log($"initialised from {experiment.InitCheckpoint} at step {meta.GlobalStep}");
+        }
+        if (experiment.Resume && run.LatestValidCheckpoint(Log) is var (path, metadata))
+        {
+            state.Load(path, metadata.GlobalStep, loadOptimizers: !experiment.DontResumeOptimizer);
+            position = new LoaderPosition(metadata.DataEpoch, metadata.DataBatch);
+            Log($"resumed from {path} (step {metadata.GlobalStep}, data {position})");
+        }
+        using var loader = DataLoader.FromConfig(config, DataSplit.Train, position);
+        long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
+        Log($"training {Params(state.Model):N0}-parameter tokenizer from step {state.GlobalStep} to {maxSteps}; " +
+            $"{loader.Dataset.Count:N0} training images, batch {training.PerGpuBatchSize} x {training.GradientAccumulationSteps}");
+
+        var clock = Stopwatch.StartNew();
+        long imagesSinceLog = 0;
+        while (state.GlobalStep < maxSteps)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var batches = Enumerable.Range(0, training.GradientAccumulationSteps).Select(_ => loader.Next()!).ToList();
+            var images = batches.Select(b => b.Images.to(device)).ToList();
+            var logs = state.Step(images);
+            long step = state.GlobalStep;
+            imagesSinceLog += batches.Sum(b => b.Count);
+            double rate = imagesSinceLog / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            options.OnStep?.Invoke(new TrainingProgress(step, maxSteps, logs["gen.total_loss"], rate));
+
+            if (step % experiment.LogEvery == 0)
+            {
+                foreach (var (k, v) in logs) run.Scalar(k.StartsWith("gen.") || k.StartsWith("disc.") ? "train/" + k[(k.IndexOf('.') + 1)..] : k, v, step);
+                run.Scalar("samples/sec/gpu", rate, step);
+                Log(string.Create(CultureInfo.InvariantCulture, $"step {step}: loss {logs["gen.total_loss"]:F5}, rec {logs["gen.reconstruction_loss"]:F5}, " +
+                    $"entropy {logs["gen.entropy_loss"]:F5}, lr {logs["lr"]:E3}, grad norm {logs["grad_norm"]:F3}{(logs.TryGetValue("disc.discriminator_loss", out var d) ? $", disc {d:F5}" : "")}, {rate:F1} images/s"));
+                clock.Restart();
+                imagesSinceLog = 0;
+            }
+            if (step % experiment.GenerateEvery == 0)
+                WithEma(state, () => SaveReconstructions(state, run, batches[0], training.NumGeneratedImages, step, device));
+            if (step % experiment.EvalEvery == 0)
+                WithEma(state, () => Evaluate(config, state, run, step, device, Log));
+            if (step % experiment.SaveEvery == 0 || step == maxSteps)
+                Save(run, state, loader.Position, Log);
+        }
+    }
+
+    static long Params(Module m) => m.parameters().Sum(p => p.numel());
+
+    /// <summary>The perceptual network <c>losses.perceptual_loss</c> names, loaded before anything else.</summary>
+    static Module<Tensor, Tensor, Tensor>? Perceptual(LossesConfig losses, string? weights, Device device)
+    {
+        if (losses.PerceptualWeight == 0 || losses.PerceptualLoss == "none") return null;
+        if (losses.PerceptualLoss != "resnet50")
+            throw new ConfigException($"losses.perceptual_loss: '{losses.PerceptualLoss}' is not available; use resnet50 (with its weight file) or none");
+        if (weights is null)
+            throw new ConfigException($"losses.perceptual_loss: resnet50 needs torchvision's ResNet-50 weights ({ResNet50.WeightFileName}): pass --perceptual-weights FILE, or set losses.perceptual_loss=none");
+        return PerceptualLoss.Load(weights, losses.PerceptualLossOnLogits, device);
+    }
+
+    static void WithEma(TokenizerTraining state, Action action)
+    {
+        state.Ema?.Swap();
+        try { action(); }
+        finally { state.Ema?.Swap(); }
+    }
+
+    /// <summary>Original | reconstruction | |difference| strips of the first images of the batch (EMA weights), as PNGs
+    /// named like the original's and in TensorBoard.</summary>
+    static void SaveReconstructions(TokenizerTraining state, RunFolder run, Batch batch, int count, long step, Device device)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        state.Model.eval();
+        var x = batch.Images.narrow(0, 0, Math.Min(count, batch.Count)).to(device);
+        var recon = state.Model.call(x).decoded.clamp(0, 1).cpu();
+        state.Model.train();
+        for (int i = 0; i < x.shape[0]; i++)
+        {
+            var real = batch.Images[i];
+            var strip = new[] { RgbImage.FromTensor(real), RgbImage.FromTensor(recon[i]), Images.Difference(real, recon[i]) };
+            Images.SaveGrid(Path.Combine(run.Path, "train_images", $"{step:D8}_s-{i:D3}-{Safe(batch.Keys[i])}.png"), [strip]);
+            run.Image($"Train Reconstruction/{i}", cat([real, recon[i], (real - recon[i]).abs()], 2), step);
+        }
+    }
+
+    static string Safe(string key) => string.Concat(key.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
+
+    /// <summary>PSNR, SSIM, MAE, MSE and codebook usage/entropy of the EMA weights over the evaluation split.</summary>
+    static void Evaluate(ExperimentConfig config, TokenizerTraining state, RunFolder run, long step, Device device, Action<string> log)
+    {
+        using var loader = DataLoader.FromConfig(config, DataSplit.Eval);
+        var metrics = new TokenizerMetrics((int)state.Model.Quantize.CodebookSize);
+        state.Model.eval();
+        try
+        {
+            while (loader.Next() is { } batch)
+            {
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                using var b = batch;
+                var x = b.Images.to(device);
+                var (decoded, q) = state.Model.call(x);
+                metrics.Update(x, decoded.clamp(0, 1), q.MinEncodingIndices);
+            }
+        }
+        finally { state.Model.train(); }
+        var m = metrics.Result();
+        foreach (var (k, v) in new Dictionary<string, double> { ["PSNR"] = m.Psnr, ["SSIM"] = m.Ssim, ["MAE"] = m.Mae, ["MSE"] = m.Mse, ["CodebookUsage"] = m.CodebookUsage, ["CodebookEntropy"] = m.CodebookEntropy })
+            run.Scalar("eval/" + k, v, step);
+        log(string.Create(CultureInfo.InvariantCulture, $"eval at step {step} (EMA weights): PSNR {m.Psnr:F2} dB, SSIM {m.Ssim:F4}, codebook usage {m.CodebookUsage:P1}"));
+    }
+
+    static void Save(RunFolder run, TokenizerTraining state, LoaderPosition next, Action<string> log)
+    {
+        var path = run.SaveCheckpoint(new CheckpointMetadata(state.GlobalStep, next.Epoch, next.Batch), state.Save);
+        log($"saved {path}");
+    }
+}
