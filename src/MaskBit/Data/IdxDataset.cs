@@ -83,10 +83,11 @@ public sealed class IdxDataset : IImageDataset
     // Big-endian int32 number `field` after the magic; the magic itself is checked.
     static int Header(byte[] data, string path, int magic, int headerBytes, int field)
     {
-        if (data.Length < headerBytes)
-            throw new InvalidDataException($"{path}: expected an IDX header of {headerBytes} bytes, got a file of {data.Length}");
+        if (data.Length < 4) throw new InvalidDataException($"{path}: expected an IDX file (magic {magic}), got {data.Length} bytes");
         int got = BinaryPrimitives.ReadInt32BigEndian(data);
         if (got != magic) throw new InvalidDataException($"{path}: expected IDX magic {magic}, got {got}");
+        if (data.Length < headerBytes)
+            throw new InvalidDataException($"{path}: expected an IDX header of {headerBytes} bytes, got a file of {data.Length}");
         return BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(4 + 4 * field));
     }
 

@@ -41,11 +41,7 @@ public sealed class ShardDataset : IImageDataset
         {
             if (!File.Exists(_shards[s])) throw new FileNotFoundException($"shard {_shards[s]} not found");
             _shardStarts[s] = _entries.Count;
-            try { Scan(s); }
-            catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
-            {
-                throw new InvalidDataException($"shard {_shards[s]}: not a readable tar file: {e.Message}", e);
-            }
+            Scan(s);
         }
         if (_entries.Count == 0) throw new InvalidDataException($"shards {Source} hold no samples");
         var classes = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(_shards[0]))!, ClassesFile);
@@ -98,7 +94,7 @@ public sealed class ShardDataset : IImageDataset
             if (label is null) throw new InvalidDataException($"shard {path}: sample {key} has no .cls class id");
             _entries.Add(new Entry(s, image.Value.Offset, image.Value.Length, label.Value, key));
         }
-        while (reader.GetNextEntry() is { } member)
+        while (NextMember(reader, path) is { } member)
         {
             if (member.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile)) continue;
             var (k, ext) = SplitName(member.Name);
@@ -119,6 +115,15 @@ public sealed class ShardDataset : IImageDataset
             }
         }
         Flush();
+    }
+
+    static TarEntry? NextMember(TarReader reader, string path)
+    {
+        try { return reader.GetNextEntry(); }
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+        {
+            throw new InvalidDataException($"shard {path}: not a readable tar file: {e.Message}", e);
+        }
     }
 
     // webdataset's base_plus_ext: "dir/0000123.jpg" -> ("dir/0000123", "jpg"); the extension is lower-cased and is
