@@ -118,11 +118,12 @@ public sealed class DataLoader : IDisposable
     {
         var dataset = Datasets.FromConfig(config, split);
         var p = config.Dataset!.Params!;
+        var training = config.Training ?? new TrainingConfig();
         var options = new LoaderOptions
         {
-            BatchSize = config.Training?.PerGpuBatchSize ?? new TrainingConfig().PerGpuBatchSize,
+            BatchSize = training.PerGpuBatchSize,
             Train = split == DataSplit.Train,
-            Seed = config.Training is { } t ? t.Seed ?? Random.Shared.Next() : new TrainingConfig().Seed!.Value,
+            Seed = training.Seed ?? Random.Shared.Next(),
             Workers = p.NumWorkersPerGpu,
             ShuffleBufferSize = p.ShuffleBufferSize,
             Channels = config.Model?.VqModel?.NumChannels ?? 3,
