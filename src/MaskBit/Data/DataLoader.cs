@@ -80,6 +80,7 @@ public sealed class DataLoader : IDisposable
     readonly Thread[] _threads;
     readonly CancellationTokenSource _stop = new();
     long _next;                      // batches handed out so far
+    ExceptionDispatchInfo? _failed;  // a worker's error, thrown again by every later Next
     bool _disposed;
 
     // A batch as bytes, made by a worker: pixels [B, C, S, S] uint8, or the error that stopped the worker.
@@ -142,13 +143,14 @@ public sealed class DataLoader : IDisposable
     public LoaderPosition Position => At(_first + _next);
 
     /// <summary>The next batch; null only when an evaluation pass is over. A worker's error (an unreadable image)
-    /// is thrown here, at the batch it belongs to.</summary>
+    /// is thrown here, at the batch it belongs to, and again by every later call.</summary>
     public Batch? Next()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        _failed?.Throw();
         if (_next >= _total) return null;
         var item = _queues[_next % _queues.Length].Take(_stop.Token);
-        item.Error?.Throw();
+        (_failed = item.Error)?.Throw();
         _next++;
         int n = item.Labels.Length, s = _transform.Resolution;
         using var bytes = torch.tensor(item.Pixels, new long[] { n, _options.Channels, s, s });

@@ -71,6 +71,8 @@ public class DataLoaderTests
         var saved = full.Position;
         var rest = Read(full, 5);
         Assert.Equal(new LoaderPosition(0, 2), saved);
+        var json = System.Text.Json.JsonSerializer.Serialize(saved);                  // as a checkpoint stores it
+        Assert.Equal(saved, System.Text.Json.JsonSerializer.Deserialize<LoaderPosition>(json));
         Assert.Equal(new LoaderPosition(2, 1), full.Position);
 
         using var resumed = Loader(data, workers: 1, start: saved);
@@ -145,6 +147,8 @@ public class DataLoaderTests
         Assert.NotNull(loader.Next());
         var e = Assert.Throws<InvalidDataException>(() => loader.Next());
         Assert.Equal("cannot decode image synthetic/4", e.Message);
+        Assert.Throws<InvalidDataException>(() => loader.Next()); // again, instead of waiting for a stopped worker
+        Assert.Equal(new LoaderPosition(0, 2), loader.Position);
     }
 
     [Fact]
