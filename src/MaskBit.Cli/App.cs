@@ -15,6 +15,7 @@ public static class App
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(TrainTokenizerCommand.Create());
+        root.Subcommands.Add(MakeShardsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

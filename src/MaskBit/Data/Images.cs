@@ -71,9 +71,13 @@ public static class Images
         image.Crop((int)Math.Round((image.Width - size) / 2.0, MidpointRounding.ToEven),
                    (int)Math.Round((image.Height - size) / 2.0, MidpointRounding.ToEven), size, size);
 
-    /// <summary>The original's evaluation transform: Resize(size) + CenterCrop(size) + ToTensor -> [3, size, size] float32.</summary>
+    /// <summary>The original's evaluation crop: Resize(size) + CenterCrop(size) -> a size x size image.</summary>
+    public static RgbImage EvalCrop(RgbImage image, int size, Interpolation interpolation) =>
+        CenterCrop(ResizeShorterSide(image, size, interpolation), size);
+
+    /// <summary>The original's evaluation transform: <see cref="EvalCrop"/> + ToTensor -> [3, size, size] float32.</summary>
     public static Tensor EvalTransform(RgbImage image, int size, Interpolation interpolation) =>
-        CenterCrop(ResizeShorterSide(image, size, interpolation), size).ToTensor();
+        EvalCrop(image, size, interpolation).ToTensor();
 
     /// <summary>Writes a [3, H, W] image, or a [B, 3, H, W] batch as one row (see <see cref="SaveGrid"/>), as PNG
     /// (see <see cref="RgbImage.FromTensor"/>).</summary>
@@ -128,6 +132,13 @@ public static class Images
     /// <summary>Writes <paramref name="image"/> as PNG atomically (temporary file + rename); creates the folder.</summary>
     public static void Save(string path, RgbImage image)
     {
+        var png = EncodePng(image);
+        MaskBit.Interop.AtomicFile.Write(path, s => s.Write(png));
+    }
+
+    /// <summary><paramref name="image"/> as the bytes of a PNG file (lossless, opaque RGB).</summary>
+    public static byte[] EncodePng(RgbImage image)
+    {
         var rgba = new byte[image.Width * image.Height * 4];
         for (int i = 0, j = 0; j < image.Pixels.Length; i += 4, j += 3)
         {
@@ -139,7 +150,6 @@ public static class Images
         var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
         using var skImage = SKImage.FromPixelCopy(info, rgba);
         using var png = skImage.Encode(SKEncodedImageFormat.Png, 100);
-
-        MaskBit.Interop.AtomicFile.Write(path, png.SaveTo);
+        return png.ToArray();
     }
 }

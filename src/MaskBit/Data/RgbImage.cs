@@ -43,6 +43,16 @@ public sealed class RgbImage
     /// <summary>PIL's <c>Image.resize((width, height), interpolation)</c>.</summary>
     public RgbImage Resize(int width, int height, Interpolation interpolation) => PilResample.Resize(this, width, height, interpolation);
 
+    /// <summary>The mirror image (PIL's <c>transpose(FLIP_LEFT_RIGHT)</c>, torchvision's <c>hflip</c>).</summary>
+    public RgbImage FlipHorizontal()
+    {
+        var dst = new byte[Pixels.Length];
+        for (int y = 0; y < Height; y++)
+        for (int x = 0; x < Width; x++)
+            Array.Copy(Pixels, (y * Width + x) * 3, dst, (y * Width + Width - 1 - x) * 3, 3);
+        return new RgbImage(Width, Height, dst);
+    }
+
     /// <summary>PIL's <c>crop((left, top, left + width, top + height))</c>; the box must lie inside the image.</summary>
     public RgbImage Crop(int left, int top, int width, int height)
     {
