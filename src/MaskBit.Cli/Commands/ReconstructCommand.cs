@@ -29,7 +29,7 @@ public static class ReconstructCommand
             var outDir = r.GetValue(output)!;
             outDir.Create();
 
-            var metrics = new TokenizerMetrics((int)pipeline.CodebookSize);
+            var metrics = new TokenizerEvaluator((int)pipeline.CodebookSize);
             var table = new Table().AddColumns("image", "PSNR (dB)", "SSIM", "output");
             Progress.Run($"reconstructing {files.Count} image(s)", files.Count, advance =>
             {
@@ -53,9 +53,8 @@ public static class ReconstructCommand
             var m = metrics.Result();
             table.AddRow("[bold]mean[/]", $"[bold]{m.Psnr:F2}[/]", $"[bold]{m.Ssim:F4}[/]", $"codebook usage {m.CodebookUsage:P1}");
             AnsiConsole.Write(table);
-            // The original evaluator's result keys (rFID, IS and LPIPS need network weights that are not bundled).
-            Console.WriteLine(FormattableString.Invariant(
-                $"{{\"MAE\": {m.Mae:G6}, \"MSE\": {m.Mse:G6}, \"PSNR\": {m.Psnr:G6}, \"SSIM\": {m.Ssim:G6}, \"CodebookUsage\": {m.CodebookUsage:G6}, \"CodebookEntropy\": {m.CodebookEntropy:G6}}}"));
+            // The original evaluator's result keys (rFID, IS and LPIPS need network weights: see eval-tokenizer).
+            Console.WriteLine(m.ToJson());
             return 0;
         });
         return cmd;

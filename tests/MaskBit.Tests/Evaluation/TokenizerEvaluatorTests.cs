@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace MaskBit.Tests.Evaluation;
 
-public class TokenizerMetricsTests
+public class TokenizerEvaluatorTests
 {
     static double H(params double[] p) => -p.Sum(q => q * Math.Log2(q + 1e-8)); // spec 7.2 entropy, 1e-8 inside the log
 
@@ -42,7 +42,7 @@ public class TokenizerMetricsTests
     public void AccumulatesPerImageAveragesOverBatches()
     {
         var (real, fake) = ImageMetricsTests.FixtureBatch();
-        var metrics = new TokenizerMetrics(4);
+        var metrics = new TokenizerEvaluator(4);
         Assert.Throws<InvalidOperationException>(() => metrics.Result());
         metrics.Update(real[..1], fake[..1], torch.tensor(new long[] { 0, 1 }));
         metrics.Update(real[1..], fake[1..], torch.tensor(new long[] { 1, 1 }));
@@ -62,9 +62,9 @@ public class TokenizerMetricsTests
     public void ImagesAreClampedToTheUnitRange()
     {
         var real = torch.rand(2, 3, 8, 8, generator: new Generator(9));
-        var clamped = new TokenizerMetrics(2);
+        var clamped = new TokenizerEvaluator(2);
         clamped.Update(real, real + 3, torch.zeros(2, 4, 4, dtype: int64));
-        var ones = new TokenizerMetrics(2);
+        var ones = new TokenizerEvaluator(2);
         ones.Update(real, torch.ones_like(real), torch.zeros(2, 4, 4, dtype: int64));
         Assert.Equal(ones.Result(), clamped.Result());
         Assert.Equal((1 - real).mean().item<float>(), clamped.Result().Mae, 6);

@@ -1,0 +1,97 @@
+using System.Globalization;
+
+namespace MaskBit.Evaluation;
+
+/// <summary>
+/// The original TokenizerEvaluator's result (averages over all images; CodebookEntropy in bits). The network-based
+/// metrics are null when their network was not given: rFID needs the Inception weights, InceptionScore too, LPIPS the
+/// VGG16 and lin weights.
+/// </summary>
+public sealed record TokenizerEvaluation(double Mae, double Mse, double Psnr, double Ssim, double? InceptionScore, double? RFid,
+    double? Lpips, double CodebookUsage, double CodebookEntropy)
+{
+    /// <summary>The metrics under the original's result-dict keys, in its order (absent metrics left out).</summary>
+    public IEnumerable<KeyValuePair<string, double>> Entries()
+    {
+        yield return new("MAE", Mae);
+        yield return new("MSE", Mse);
+        yield return new("PSNR", Psnr);
+        yield return new("SSIM", Ssim);
+        if (InceptionScore is { } inceptionScore) yield return new("InceptionScore", inceptionScore);
+        if (RFid is { } rfid) yield return new("rFID", rfid);
+        if (Lpips is { } lpips) yield return new("LPIPS", lpips);
+        yield return new("CodebookUsage", CodebookUsage);
+        yield return new("CodebookEntropy", CodebookEntropy);
+    }
+
+    /// <summary>One JSON object line with the original's keys (round-trip precision).</summary>
+    public string ToJson() => "{" + string.Join(", ", Entries().Select(e => $"\"{e.Key}\": {e.Value.ToString("R", CultureInfo.InvariantCulture)}")) + "}";
+}
+
+/// <summary>
+/// The original's <c>TokenizerEvaluator</c> (spec 7.2) with every metric: MAE, MSE, PSNR, SSIM, codebook usage and
+/// entropy always; Inception Score and rFID when an <see cref="InceptionV3"/> is given; LPIPS when an <see cref="Lpips"/>
+/// is given. Sums are float64; each metric is the sum of per-image values / number of images. rFID compares the real
+/// images' own Inception statistics with the reconstructions' (not a statistics file), as the original does.
+/// </summary>
+public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? inception = null, Lpips? lpips = null) : IDisposable
+{
+    readonly CodebookUsage _codebook = new(numCodebookEntries);
+    readonly FeatureMoments? _real = inception is null ? null : new FeatureMoments(2048);
+    readonly FeatureMoments? _fake = inception is null ? null : new FeatureMoments(2048);
+    readonly InceptionScore? _is = inception is null ? null : new InceptionScore();
+    double _mae, _mse, _psnr, _ssim, _lpips;
+
+    public long NumExamples { get; private set; }
+
+    /// <summary>
+    /// real, fake: [B, 3, H, W], clamped to [0, 1] here (the original's callers clamp before updating);
+    /// indices: the batch's codebook indices, any shape.
+    /// </summary>
+    public void Update(Tensor real, Tensor fake, Tensor indices)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        real = real.detach().clamp(0, 1);
+        fake = fake.detach().clamp(0, 1);
+        // MAE/MSE batch sums stay in the inputs' dtype before accumulating, as in the original.
+        _mae += ImageMetrics.Mae(real, fake).sum().to(float64).item<double>();
+        _mse += ImageMetrics.Mse(real, fake).sum().to(float64).item<double>();
+        _psnr += ImageMetrics.Psnr(real, fake).sum().item<double>();
+        _ssim += ImageMetrics.Ssim(real, fake).sum().item<double>();
+        if (inception is not null)
+        {
+            using var fakeFeatures = inception.call(InceptionV3.ToUint8(fake));
+            using var realFeatures = inception.call(InceptionV3.ToUint8(real));
+            _is!.Add(fakeFeatures.LogitsUnbiased);
+            _fake!.Add(fakeFeatures.F2048);
+            _real!.Add(realFeatures.F2048);
+        }
+        // The original passes (real, fake) in [0, 1] although LPIPS expects [-1, 1]: kept, for comparable numbers.
+        if (lpips is not null) _lpips += lpips.call(real, fake).sum().to(float64).item<double>();
+        _codebook.Update(indices);
+        NumExamples += real.shape[0];
+    }
+
+    public TokenizerEvaluation Result()
+    {
+        if (NumExamples < 1) throw new InvalidOperationException("no examples to evaluate");
+        double n = NumExamples;
+        double? rfid = null;
+        if (_real is not null && _fake is not null)
+        {
+            using var real = _real.Statistics();
+            using var fake = _fake.Statistics();
+            rfid = Fid.Distance(real, fake);
+        }
+        return new TokenizerEvaluation(_mae / n, _mse / n, _psnr / n, _ssim / n, _is?.Result(), rfid,
+            lpips is null ? null : _lpips / n, _codebook.Usage, _codebook.Entropy);
+    }
+
+    public void Dispose()
+    {
+        _real?.Dispose();
+        _fake?.Dispose();
+        _is?.Dispose();
+    }
+}
