@@ -41,7 +41,7 @@ public static class TokenizerTrainer
             position = new LoaderPosition(metadata.DataEpoch, metadata.DataBatch);
             Log($"resumed from {path} (step {metadata.GlobalStep}, data {position})");
         }
-        using var loader = DataLoader.FromConfig(config, DataSplit.Train, position);
+        using var loader = Data.DataLoader.FromConfig(config, DataSplit.Train, position);
         long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
         Log($"training {Params(state.Model):N0}-parameter tokenizer from step {state.GlobalStep} to {maxSteps}; " +
             $"{loader.Dataset.Count:N0} training images, batch {training.PerGpuBatchSize} x {training.GradientAccumulationSteps}");
@@ -53,7 +53,7 @@ public static class TokenizerTrainer
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
             var batches = Enumerable.Range(0, training.GradientAccumulationSteps).Select(_ => loader.Next()!).ToList();
-            var images = batches.Select(b => b.Images.to(device)).ToList();
+            var images = batches.Select(b => b.Images.to(device)).ToList<Tensor>();
             var logs = state.Step(images);
             long step = state.GlobalStep;
             imagesSinceLog += batches.Sum(b => b.Count);
@@ -122,8 +122,8 @@ public static class TokenizerTrainer
     /// <summary>PSNR, SSIM, MAE, MSE and codebook usage/entropy of the EMA weights over the evaluation split.</summary>
     static void Evaluate(ExperimentConfig config, TokenizerTraining state, RunFolder run, long step, Device device, Action<string> log)
     {
-        using var loader = DataLoader.FromConfig(config, DataSplit.Eval);
-        var metrics = new TokenizerMetrics((int)state.Model.Quantize.CodebookSize);
+        using var loader = Data.DataLoader.FromConfig(config, DataSplit.Eval);
+        using var metrics = new TokenizerEvaluator((int)state.Model.Quantize.CodebookSize);
         state.Model.eval();
         try
         {
@@ -139,8 +139,7 @@ public static class TokenizerTrainer
         }
         finally { state.Model.train(); }
         var m = metrics.Result();
-        foreach (var (k, v) in new Dictionary<string, double> { ["PSNR"] = m.Psnr, ["SSIM"] = m.Ssim, ["MAE"] = m.Mae, ["MSE"] = m.Mse, ["CodebookUsage"] = m.CodebookUsage, ["CodebookEntropy"] = m.CodebookEntropy })
-            run.Scalar("eval/" + k, v, step);
+        foreach (var (k, v) in m.Entries()) run.Scalar("eval/" + k, v, step);
         log(string.Create(CultureInfo.InvariantCulture, $"eval at step {step} (EMA weights): PSNR {m.Psnr:F2} dB, SSIM {m.Ssim:F4}, codebook usage {m.CodebookUsage:P1}"));
     }
 
