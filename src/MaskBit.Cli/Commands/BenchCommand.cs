@@ -23,9 +23,10 @@ public static class BenchCommand
         var repeats = new Option<int>("--repeats") { Description = "Timed sampler calls (after one warm-up step)", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)" };
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
+        var checkpointIo = new Option<bool>("--checkpoint-io") { Description = "Instead: time writing and reading the generator's state dict (.bin with CRC-32 checks, .safetensors)" };
 
         var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
-        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, checkpointIo }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(steps), "--steps");
@@ -37,6 +38,7 @@ public static class BenchCommand
             var vq = cfg.Model?.VqModel ?? throw new ArgumentException("config has no model.vq_model");
             var mlm = cfg.Model.MlmModel ?? throw new ArgumentException("config has no model.mlm_model");
             int size = cfg.Dataset?.Preprocessing?.Resolution ?? 256;
+            if (r.GetValue(checkpointIo)) return BenchCheckpointIo(mlm, vq, size);
 
             manual_seed(0);
             var tokenizer = TokenizerFactory.Create(vq);
@@ -88,6 +90,85 @@ public static class BenchCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// <c>--checkpoint-io</c>: what reading a full-size checkpoint costs, integrity checks included. The random-init
+    /// generator is written to a temporary <c>.bin</c> (zip: every entry read is checked against its CRC-32) and
+    /// <c>.safetensors</c> (header checked, no checksum), and each is read back with
+    /// <see cref="Interop.Checkpoint.ReadStateDict"/>. Then the .bin's bytes are read with plain file reads, timing the
+    /// reads and the CRC-32 over the same chunks apart: the raw I/O and the checksum's share of the checked read.
+    /// Every time is the best of three, files from the page cache (just written). The last row, filling tensors of the
+    /// state dict's sizes without any file, shows what the fresh memory alone costs (first touches of pages are slow on
+    /// a VM, and vary with the allocator's state). The temporary files are deleted.
+    /// </summary>
+    static int BenchCheckpointIo(Config.MlmModelConfig mlm, Config.VqModelConfig vq, int size)
+    {
+        manual_seed(0);
+        using var model = GeneratorFactory.Create(mlm, vq, size);
+        var dir = Directory.CreateTempSubdirectory("maskbit-bench-io-").FullName;
+        try
+        {
+            var table = new Table().AddColumns("measure", "seconds", "GB/s");
+            void Row(string what, long bytes, double seconds) => table.AddRow(what, $"{seconds:F2}", $"{bytes / seconds / 1e9:F2}");
+            static double BestOfThree(Func<double> seconds) => Enumerable.Range(0, 3).Min(_ => seconds());
+            static double Time(Action action)
+            {
+                var sw = Stopwatch.StartNew();
+                action();
+                return sw.Elapsed.TotalSeconds;
+            }
+            static void Read(string path)
+            {
+                foreach (var t in Interop.Checkpoint.ReadStateDict(path).Values) t.Dispose();
+            }
+
+            var bin = Path.Combine(dir, "generator.bin");
+            var safetensors = Path.Combine(dir, "generator.safetensors");
+            foreach (var path in new[] { bin, safetensors })
+            {
+                double seconds = Time(() => Interop.Checkpoint.Save(model, path));
+                Row($"write {Path.GetFileName(path)} ({new FileInfo(path).Length / 1e9:F2} GB)", new FileInfo(path).Length, seconds);
+            }
+            // alternated, so that both formats meet the allocator in the same state
+            double binSeconds = double.MaxValue, safetensorsSeconds = double.MaxValue;
+            for (int i = 0; i < 3; i++)
+            {
+                binSeconds = Math.Min(binSeconds, Time(() => Read(bin)));
+                safetensorsSeconds = Math.Min(safetensorsSeconds, Time(() => Read(safetensors)));
+            }
+            Row("read generator.bin (CRC-32 checked)", new FileInfo(bin).Length, binSeconds);
+            Row("read generator.safetensors (header checked)", new FileInfo(safetensors).Length, safetensorsSeconds);
+
+            var chunk = new byte[1 << 24];
+            double readSeconds = double.MaxValue, crcSeconds = double.MaxValue;
+            for (int i = 0; i < 3; i++)
+            {
+                var crc = new System.IO.Hashing.Crc32();
+                double reading = 0, hashing = 0;
+                using var file = new FileStream(bin, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+                for (int n = 1; n > 0;)
+                {
+                    reading += Time(() => n = file.Read(chunk));
+                    hashing += Time(() => crc.Append(chunk.AsSpan(0, n)));
+                }
+                (readSeconds, crcSeconds) = (Math.Min(readSeconds, reading), Math.Min(crcSeconds, hashing));
+            }
+            Row("plain read of the .bin's bytes (no parsing, no check)", new FileInfo(bin).Length, readSeconds);
+            Row("CRC-32 of the same bytes (in memory)", new FileInfo(bin).Length, crcSeconds);
+            var shapes = model.state_dict().Values.Select(t => t.shape).ToList();
+            Row("allocate and zero the state dict's tensors (no file)", new FileInfo(safetensors).Length, BestOfThree(() => Time(() =>
+            {
+                using var scope = NewDisposeScope();
+                foreach (var shape in shapes) zeros(shape);
+            })));
+            AnsiConsole.Write(table);
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     /// <summary>The process's resident-set high-water mark (Linux VmHWM), which includes libtorch's allocations.</summary>

@@ -13,6 +13,9 @@ public static class Checkpoint
     /// The flat state dict (key -> CPU tensor, file order) of a <c>torch.save</c> or safetensors file, recognised by
     /// content. A Lightning checkpoint's top-level <c>state_dict</c> is unwrapped; non-tensor entries are skipped.
     /// A folder stands for its <c>pytorch_model.bin</c> (as the original's <c>load_pretrained</c>).
+    /// A damaged file is refused, never loaded with changed values, as far as its format allows: every zip entry read is
+    /// checked against its CRC-32 (<see cref="ZipReader"/>), a safetensors header is validated whole before any tensor
+    /// is read; the legacy format and safetensors tensor data carry no checksum (see README, "Checkpoint integrity").
     /// </summary>
     public static OrderedDictionary<string, Tensor> ReadStateDict(string path)
     {

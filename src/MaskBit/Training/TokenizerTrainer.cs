@@ -24,6 +24,10 @@ public static class TokenizerTrainer
         var device = options.Device ?? CPU;
         // Everything that can be wrong with the inputs fails here, before the first step.
         var perceptual = Perceptual(config.Losses ?? throw new ConfigException("losses: missing"), options.PerceptualWeights, device);
+        ImageTransform.FromConfig(config.Dataset?.Preprocessing ?? new(), train: true);
+        var dataset = Datasets.FromConfig(config, DataSplit.Train);
+        if (dataset.Count < training.PerGpuBatchSize)
+            throw new ConfigException($"dataset.params.train_shards_path_or_url: {dataset.Source} has {dataset.Count} images, fewer than one batch of {training.PerGpuBatchSize}");
         using var run = new RunFolder(options.OutputDir, config);
         void Log(string message) => options.OnLog?.Invoke(run.Log(message));
         using var state = new TokenizerTraining(config, perceptual, device);

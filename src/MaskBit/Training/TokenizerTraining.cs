@@ -69,7 +69,7 @@ public sealed class TokenizerTraining : IDisposable
         var logs = new Dictionary<string, double>();
         void Add(string prefix, Dictionary<string, Tensor> terms)
         {
-            foreach (var (k, v) in terms) logs[prefix + k] = logs.GetValueOrDefault(prefix + k) + v.item<float>() / microBatches.Count;
+            foreach (var (k, v) in terms) logs[prefix + k] = logs.GetValueOrDefault(prefix + k) + v.to(float64).item<double>() / microBatches.Count;
         }
         using var scope = NewDisposeScope();
         Model.train();
