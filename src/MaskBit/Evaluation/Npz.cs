@@ -20,7 +20,7 @@ public static partial class Npz
         ("<i4", ScalarType.Int32), ("<i8", ScalarType.Int64), ("|b1", ScalarType.Bool),
     ];
 
-    static ReadOnlySpan<byte> Magic => "\x93NUMPY"u8;
+    static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     /// <summary>Every array of the archive (member name without <c>.npy</c> -> CPU tensor), in archive order.</summary>
     public static OrderedDictionary<string, Tensor> Read(string path)
