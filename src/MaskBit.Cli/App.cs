@@ -14,6 +14,10 @@ public static class App
         root.Subcommands.Add(DetokenizeCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(FidStatsCommand.Create());
+        root.Subcommands.Add(EvalTokenizerCommand.Create());
+        root.Subcommands.Add(EvalGeneratorCommand.Create());
+        root.Subcommands.Add(EvalMergeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
