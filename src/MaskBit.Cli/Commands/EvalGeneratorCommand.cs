@@ -41,10 +41,10 @@ public static class EvalGeneratorCommand
             int bs = CliChecks.Positive(r.GetValue(batchSize), "--batch-size");
             var (shardIndex, shardCount) = ParseShard(r.GetValue(shard)!);
             var outDir = r.GetValue(output)!.FullName;
-            var reference = r.GetValue(refStats) is { } rs ? FidStatistics.Load(rs.FullName) : null;
+            using var reference = r.GetValue(refStats) is { } rs ? FidStatistics.Load(rs.FullName) : null;
             using var pipeline = model.Load(r);
             using var inception = weights.LoadInception(r, pipeline.Device);
-            foreach (var line in weights.Skipped(r, inception, null)) Console.Error.WriteLine($"maskbit: note: gFID and IS skipped: {line[(line.IndexOf(':') + 2)..]}");
+            if (inception is null) Console.Error.WriteLine($"maskbit: note: gFID and IS skipped: {EvalWeightOptions.InceptionMissing}");
 
             var classList = r.GetValue(classes) is { Length: > 0 } given
                 ? given.Select(pipeline.Classes.Resolve).ToList()

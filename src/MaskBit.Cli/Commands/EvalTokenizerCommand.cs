@@ -34,7 +34,8 @@ public static class EvalTokenizerCommand
             pipeline.BatchSize = bs;
             using var inception = weights.LoadInception(r, pipeline.Device);
             using var lpips = weights.LoadLpips(r, pipeline.Device);
-            foreach (var line in weights.Skipped(r, inception, lpips)) Console.Error.WriteLine($"maskbit: note: {line}");
+            if (inception is null) Console.Error.WriteLine($"maskbit: note: rFID and Inception Score skipped: {EvalWeightOptions.InceptionMissing}");
+            if (lpips is null) Console.Error.WriteLine($"maskbit: note: LPIPS skipped: {weights.LpipsMissing(r)}");
 
             using var evaluator = new TokenizerEvaluator((int)pipeline.CodebookSize, inception, lpips);
             Progress.Run($"evaluating on {files.Count} image(s)", files.Count, advance =>

@@ -46,7 +46,7 @@ public sealed class EvalWeightOptions(bool withLpips)
         Find(r, Inception, InceptionV3.WeightFileName) is { } path ? InceptionV3.Load(path, device) : null;
 
     public InceptionV3 RequireInception(ParseResult r, Device device) => LoadInception(r, device)
-        ?? throw new FileNotFoundException(Missing(InceptionV3.WeightFileName, "the FID Inception network (pytorch-fid release 'fid_weights')", "--inception"));
+        ?? throw new FileNotFoundException(InceptionMissing);
 
     public Lpips? LoadLpips(ParseResult r, Device device)
     {
@@ -55,14 +55,13 @@ public sealed class EvalWeightOptions(bool withLpips)
         return vgg is not null && lin is not null ? Lpips.Load(vgg, lin, device) : null;
     }
 
-    /// <summary>What a metric run skips for lack of weights, one line each (empty when nothing is missing).</summary>
-    public IEnumerable<string> Skipped(ParseResult r, InceptionV3? inception, Lpips? lpips)
+    /// <summary>Why the Inception metrics cannot run (the missing file and where it goes).</summary>
+    public static string InceptionMissing => Missing(InceptionV3.WeightFileName, "the FID Inception network (pytorch-fid release 'fid_weights')", "--inception");
+
+    /// <summary>Why LPIPS cannot run (the missing files and where they go).</summary>
+    public string LpipsMissing(ParseResult r)
     {
-        if (inception is null) yield return $"rFID and Inception Score skipped: {Missing(InceptionV3.WeightFileName, "the FID Inception network", "--inception")}";
-        if (withLpips && lpips is null)
-        {
-            var missing = new[] { (LpipsVgg, Lpips.VggFileName), (LpipsLin, Lpips.LinFileName) }.Where(x => Find(r, x.Item1, x.Item2) is null).Select(x => x.Item2);
-            yield return $"LPIPS skipped: {string.Join(" and ", missing)} not found; pass --lpips-vgg/--lpips-lin or put them in {Folder}";
-        }
+        var missing = new[] { (LpipsVgg, Lpips.VggFileName), (LpipsLin, Lpips.LinFileName) }.Where(x => Find(r, x.Item1, x.Item2) is null).Select(x => x.Item2);
+        return $"{string.Join(" and ", missing)} not found; pass --lpips-vgg/--lpips-lin or put them in {Folder} (or set MASKBIT_WEIGHTS)";
     }
 }
