@@ -16,6 +16,10 @@ public static class App
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(TrainTokenizerCommand.Create());
         root.Subcommands.Add(MakeShardsCommand.Create());
+        root.Subcommands.Add(FidStatsCommand.Create());
+        root.Subcommands.Add(EvalTokenizerCommand.Create());
+        root.Subcommands.Add(EvalGeneratorCommand.Create());
+        root.Subcommands.Add(EvalMergeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

@@ -24,9 +24,10 @@ public static class BenchCommand
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)" };
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
         var checkpointIo = new Option<bool>("--checkpoint-io") { Description = "Instead: time writing and reading the generator's state dict (.bin with CRC-32 checks, .safetensors)" };
+        var inception = new Option<bool>("--inception") { Description = "Instead: FID Inception feature throughput (images/s) on random 256x256 images, random weights" };
 
         var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
-        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, checkpointIo }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, checkpointIo, inception }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(steps), "--steps");
@@ -34,6 +35,7 @@ public static class BenchCommand
             int reps = CliChecks.Positive(r.GetValue(repeats), "--repeats");
             if (r.GetValue(threads) is int t) torch.set_num_threads(CliChecks.Positive(t, "--threads"));
             var dev = new Device(r.GetValue(device)!);
+            if (r.GetValue(inception)) return BenchInception(dev, b, reps);
             var cfg = Config.ConfigLoader.Load(r.GetValue(config)!.FullName, r.GetValue(set) ?? []);
             var vq = cfg.Model?.VqModel ?? throw new ArgumentException("config has no model.vq_model");
             var mlm = cfg.Model.MlmModel ?? throw new ArgumentException("config has no model.mlm_model");
@@ -178,5 +180,25 @@ public static class BenchCommand
         if (!File.Exists(path)) return Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
         var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("VmHWM:"));
         return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) >> 10;
+    }
+
+    /// <summary>Inception 2048-d features + logits (float64, as the evaluators run it) of random uint8 256x256 images.</summary>
+    static int BenchInception(Device dev, int batch, int repeats)
+    {
+        using var net = new MaskBit.Evaluation.InceptionV3();
+        net.to(dev);
+        using var _ = no_grad();
+        var images = randint(0, 256, [batch, 3, 256, 256], dtype: uint8, device: dev);
+        using (net.call(images)) { } // warm-up
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < repeats; i++)
+            using (var f = net.call(images)) f.F2048.cpu().Dispose();
+        double seconds = sw.Elapsed.TotalSeconds;
+        var table = new Table().AddColumns("measure", "value");
+        table.AddRow("device / threads", $"{dev} / {torch.get_num_threads()}");
+        table.AddRow("batch x repeats", $"{batch} x {repeats} (256x256 -> 299x299, float64)");
+        table.AddRow("Inception features", $"{batch * repeats / seconds:F2} images/s");
+        AnsiConsole.Write(table);
+        return 0;
     }
 }

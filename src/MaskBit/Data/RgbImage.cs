@@ -27,6 +27,13 @@ public sealed class RgbImage
         return bytes.permute(2, 0, 1).to(float32).div_(255);
     }
 
+    /// <summary>The pixel values as uint8 [3, H, W] (what the FID Inception takes).</summary>
+    public Tensor ToBytes()
+    {
+        using var bytes = torch.tensor(Pixels, new long[] { Height, Width, 3 });
+        return bytes.permute(2, 0, 1).contiguous();
+    }
+
     /// <summary>
     /// A [3, H, W] image tensor in [0, 1] (any float dtype/device) to 8 bits as the original does:
     /// clamp, <c>(x * 255).to(uint8)</c> (truncation, not rounding).

@@ -20,7 +20,7 @@ public static partial class Npz
         ("<i4", ScalarType.Int32), ("<i8", ScalarType.Int64), ("|b1", ScalarType.Bool),
     ];
 
-    static ReadOnlySpan<byte> Magic => "\x93NUMPY"u8;
+    static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     /// <summary>Every array of the archive (member name without <c>.npy</c> -> CPU tensor), in archive order.</summary>
     public static OrderedDictionary<string, Tensor> Read(string path)
@@ -61,6 +61,19 @@ public static partial class Npz
             }
         });
     }
+
+    /// <summary>
+    /// Writes a one-array archive whose data <paramref name="writeData"/> streams (raw little-endian, C order, exactly
+    /// numel * element size bytes): for arrays too large to hold in memory, e.g. an ADM sample batch of 50,000 images.
+    /// </summary>
+    public static void WriteStreamed(string path, string name, ScalarType type, long[] shape, Action<Stream> writeData) =>
+        AtomicFile.Write(path, file =>
+        {
+            using var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true);
+            using var s = zip.CreateEntry(name + ".npy", CompressionLevel.NoCompression).Open();
+            WriteHeader(s, type, shape, $"{path}:{name}");
+            writeData(s);
+        });
 
     /// <summary>One <c>.npy</c> stream -> a CPU tensor of its dtype and shape.</summary>
     public static Tensor ReadNpy(Stream s, string what)
@@ -108,9 +121,15 @@ public static partial class Npz
     /// <summary>Writes <paramref name="t"/> as a format-1.0 <c>.npy</c> stream (NumPy's header layout, C order).</summary>
     public static void WriteNpy(Stream s, Tensor t, string what)
     {
-        var type = Descrs.FirstOrDefault(d => d.type == t.dtype);
-        if (type.descr is null) throw new ArgumentException($"{what}: dtype {t.dtype} cannot be written to .npy");
-        var dims = t.shape.Select(d => d.ToString(CultureInfo.InvariantCulture)).ToArray();
+        WriteHeader(s, t.dtype, t.shape, what);
+        TensorBytes.Write(t, s);
+    }
+
+    static void WriteHeader(Stream s, ScalarType dtype, long[] shapeDims, string what)
+    {
+        var type = Descrs.FirstOrDefault(d => d.type == dtype);
+        if (type.descr is null) throw new ArgumentException($"{what}: dtype {dtype} cannot be written to .npy");
+        var dims = shapeDims.Select(d => d.ToString(CultureInfo.InvariantCulture)).ToArray();
         var shape = dims.Length == 1 ? $"({dims[0]},)" : $"({string.Join(", ", dims)})";
         var dict = $"{{'descr': '{type.descr}', 'fortran_order': False, 'shape': {shape}, }}";
         // NumPy pads with spaces so that magic + version + length + header (ending in '\n') is a multiple of 64.
@@ -119,7 +138,6 @@ public static partial class Npz
         s.Write(Magic);
         s.Write([1, 0, (byte)(header.Length & 0xff), (byte)(header.Length >> 8)]);
         s.Write(Encoding.Latin1.GetBytes(header));
-        TensorBytes.Write(t, s);
     }
 
     [GeneratedRegex(@"'descr':\s*'(?<descr>[^']+)'.*'fortran_order':\s*(?<fortran>True|False).*'shape':\s*\((?<shape>[^)]*)\)", RegexOptions.Singleline)]
