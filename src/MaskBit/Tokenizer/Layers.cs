@@ -38,30 +38,6 @@ public sealed class Conv2dSame : Module<Tensor, Tensor>
     }
 }
 
-/// <summary>
-/// WORKAROUND for a defect of the oneDNN inside libtorch 2.10 (v3.7.1), seen on AMD Zen 5 (AVX-512): the input
-/// gradient of a float32 convolution whose output-channel count is not a multiple of 16 is wrong, or NaN, from run
-/// to run; the padded channels of the blocked gradient layout are read unzeroed. Forward results and weight
-/// gradients are right. While the input needs a gradient on the CPU, the filters are padded with zero filters to a
-/// multiple of 16 and the extra output channels dropped: the same values, and an input gradient that never meets
-/// the padding. Costs only the small layers (the decoder's 3-channel <c>conv_out</c>); inference is untouched.
-/// </summary>
-public static class ConvWorkaround
-{
-    const long Block = 16;
-
-    // x: [B, Cin, H, W], weight: [Cout, Cin, k, k] -> [B, Cout, H', W'] (no padding)
-    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, long stride = 1, long dilation = 1)
-    {
-        long outChannels = weight.shape[0], extra = (Block - outChannels % Block) % Block;
-        if (extra == 0 || !x.requires_grad || !torch.is_grad_enabled() || x.device_type != DeviceType.CPU)
-            return F.conv2d(x, weight, bias, strides: [stride, stride], dilation: [dilation, dilation]);
-        var padded = F.pad(weight, [0, 0, 0, 0, 0, 0, 0, extra]);
-        var paddedBias = bias is null ? null : F.pad(bias, [0, extra]);
-        return F.conv2d(x, padded, paddedBias, strides: [stride, stride], dilation: [dilation, dilation]).narrow(1, 0, outChannels);
-    }
-}
-
 /// <summary>Small constructors shared by the tokenizer and discriminator modules.</summary>
 public static class Init
 {

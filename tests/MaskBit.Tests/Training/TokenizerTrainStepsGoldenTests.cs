@@ -48,12 +48,9 @@ public class TokenizerTrainStepsGoldenTests
         using var scope = NewDisposeScope();
         var c = Golden.Case(name);
         // The perceptual ResNet-50 carries the procedural weights of the feature_nets case (same rule and key order).
-        System.IO.File.AppendAllText("/tmp/ldbg.txt", "A\n");
         var perceptual = new PerceptualLoss(new ResNet50(), onLogits: true);
         ProceduralWeights.Fill(perceptual, Golden.Case("feature_nets"), "resnet50_perceptual");
-        System.IO.File.AppendAllText("/tmp/ldbg.txt", "B\n");
         using var state = new TokenizerTraining(Config(c), perceptual);
-        System.IO.File.AppendAllText("/tmp/ldbg.txt", "C\n");
         Checkpoint.LoadInto(state.Model, c.ModelPath);
         using (no_grad())
         {
@@ -68,9 +65,7 @@ public class TokenizerTrainStepsGoldenTests
         {
             var x = c[$"step{i}.input"];
             using (no_grad()) c.AssertClose($"step{i}.indices", state.Model.Encode(x).MinEncodingIndices);
-            System.IO.File.AppendAllText("/tmp/ldbg.txt", $"step {i}\n");
             var logs = state.Step([x]);
-            System.IO.File.AppendAllText("/tmp/ldbg.txt", $"done {i}\n");
             foreach (var key in c.Tensors.Keys.Where(k => k.StartsWith($"step{i}.") && k != $"step{i}.input" && k != $"step{i}.indices"))
             {
                 var logKey = key[$"step{i}.".Length..];
@@ -79,7 +74,6 @@ public class TokenizerTrainStepsGoldenTests
             }
         }
 
-        System.IO.File.AppendAllText("/tmp/ldbg.txt", "final\n");
         var model = Checkpoint.StateDict(state.Model).ToDictionary(e => e.Key, e => e.Tensor);
         var shadows = state.Ema!.Shadows.ToDictionary(kv => kv.Key, kv => kv.Value);
         var discriminator = Checkpoint.StateDict(state.Loss.Discriminator).ToDictionary(e => e.Key, e => e.Tensor);

@@ -13,7 +13,7 @@ public sealed class ResNet50 : Module<Tensor, Tensor>
     public const string WeightFileName = "resnet50-0676ba61.pth";
 
 #pragma warning disable IDE1006 // state-dict keys are torchvision's attribute names
-    readonly Conv2d conv1;
+    readonly TrainableConv2d conv1;
     readonly BatchNorm2d bn1;
     readonly Sequential layer1, layer2, layer3, layer4;
     readonly Linear fc;
@@ -21,7 +21,7 @@ public sealed class ResNet50 : Module<Tensor, Tensor>
 
     public ResNet50(long numClasses = 1000) : base(nameof(ResNet50))
     {
-        conv1 = Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
+        conv1 = new TrainableConv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
         bn1 = BatchNorm2d(64);
         long inplanes = 64;
         Sequential Layer(long planes, int blocks, long stride)
@@ -62,21 +62,21 @@ public sealed class ResNet50 : Module<Tensor, Tensor>
         public const long Expansion = 4;
 
 #pragma warning disable IDE1006
-        readonly Conv2d conv1, conv2, conv3;
+        readonly TrainableConv2d conv1, conv2, conv3;
         readonly BatchNorm2d bn1, bn2, bn3;
         readonly Sequential? downsample;
 #pragma warning restore IDE1006
 
         public Bottleneck(long inplanes, long planes, long stride) : base(nameof(Bottleneck))
         {
-            conv1 = Conv2d(inplanes, planes, 1, bias: false);
+            conv1 = new TrainableConv2d(inplanes, planes, 1, bias: false);
             bn1 = BatchNorm2d(planes);
-            conv2 = Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
+            conv2 = new TrainableConv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
             bn2 = BatchNorm2d(planes);
-            conv3 = Conv2d(planes, planes * Expansion, 1, bias: false);
+            conv3 = new TrainableConv2d(planes, planes * Expansion, 1, bias: false);
             bn3 = BatchNorm2d(planes * Expansion);
             if (stride != 1 || inplanes != planes * Expansion)
-                downsample = Sequential(("0", Conv2d(inplanes, planes * Expansion, 1, stride: stride, bias: false)), ("1", BatchNorm2d(planes * Expansion)));
+                downsample = Sequential(("0", new TrainableConv2d(inplanes, planes * Expansion, 1, stride: stride, bias: false)), ("1", BatchNorm2d(planes * Expansion)));
             RegisterComponents();
         }
 
