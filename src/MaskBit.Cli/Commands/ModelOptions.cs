@@ -32,6 +32,10 @@ public sealed class ModelOptions(bool withGenerator)
         Description = "Torch device: cpu or cuda[:N]",
         DefaultValueFactory = _ => "cpu",
     };
+    public readonly Option<bool> NoVerify = new("--no-verify")
+    {
+        Description = "Load a model folder without checking its files against SHA256SUMS (for folders edited by hand)",
+    };
     public readonly Option<string[]> Set = new("--set")
     {
         Description = "Config override key=value (dotted, as the original's CLI: model.mlm_model.num_steps=128); repeatable",
@@ -44,6 +48,7 @@ public sealed class ModelOptions(bool withGenerator)
         command.Options.Add(Tokenizer);
         if (withGenerator) command.Options.Add(Generator);
         command.Options.Add(Device);
+        command.Options.Add(NoVerify);
         command.Options.Add(Set);
     }
 
@@ -56,7 +61,7 @@ public sealed class ModelOptions(bool withGenerator)
         {
             if (r.GetValue(Config) is not null || r.GetValue(Tokenizer) is not null || r.GetValue(Generator) is not null)
                 throw new ArgumentException("--model names a complete model: give it alone, or --config with weight files instead");
-            return MaskBitPipeline.FromFolder(folder.FullName, device, overrides);
+            return MaskBitPipeline.FromFolder(folder.FullName, device, overrides, skipDigests: r.GetValue(NoVerify));
         }
         var configFile = r.GetValue(Config) ?? throw new ArgumentException($"no model: give --model DIR, or --config with --tokenizer{(withGenerator ? " and --generator" : "")}");
         var config = ConfigLoader.Load(configFile.FullName, overrides);

@@ -109,9 +109,10 @@ public sealed class MaskBitPipeline : IDisposable
     /// <summary>
     /// Loads a model folder (<see cref="ModelFolder"/>): <c>config.yaml</c> (with dotted <paramref name="overrides"/>),
     /// <c>tokenizer.safetensors</c>, <c>generator.safetensors</c> when present, <c>classes.txt</c> when present.
-    /// A missing file, or files that do not fit each other, end in one error naming the file.
+    /// A missing file, a file whose SHA-256 differs from the folder's <c>SHA256SUMS</c> (unless
+    /// <paramref name="skipDigests"/>), or files that do not fit each other end in one error naming the file.
     /// </summary>
-    public static MaskBitPipeline FromFolder(string path, Device? device = null, IEnumerable<string>? overrides = null)
+    public static MaskBitPipeline FromFolder(string path, Device? device = null, IEnumerable<string>? overrides = null, bool skipDigests = false)
     {
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"{path}: model folder not found");
         string File(string name) => Path.Combine(path, name);
@@ -119,6 +120,7 @@ public sealed class MaskBitPipeline : IDisposable
             throw new FileNotFoundException($"{path}: not a model folder (no {ModelFolder.ConfigFile})");
         if (!System.IO.File.Exists(File(ModelFolder.TokenizerFile)))
             throw new FileNotFoundException($"{path}: model folder has no {ModelFolder.TokenizerFile}");
+        FileDigests.Verify(path, skipDigests);
         var config = ConfigLoader.Load(File(ModelFolder.ConfigFile), overrides);
         var vq = VqModel(config, File(ModelFolder.ConfigFile));
         var classes = System.IO.File.Exists(File(ModelFolder.ClassesFile)) ? ClassNames.Read(File(ModelFolder.ClassesFile)) : null;

@@ -12,6 +12,7 @@ namespace MaskBit.Pipeline;
 /// tokenizer-only folder.</item>
 /// <item><c>classes.txt</c>: one class name per line (synonyms comma-separated); the ImageNet names when absent.</item>
 /// <item><c>README.md</c>: the model card (data, training commands, metrics).</item>
+/// <item><c>SHA256SUMS</c>: the SHA-256 of every other file (<see cref="FileDigests"/>), checked when loading.</item>
 /// </list>
 /// Each weight file's safetensors metadata says what it holds (<see cref="KindKey"/>), its token width and the
 /// format version, so a file in the wrong place or for another tokenizer is named as such before any shape check.
@@ -75,6 +76,7 @@ public static class ModelFolder
         try
         {
             write(temp);
+            FileDigests.Write(temp); // last: a folder whose files do not all match their digests is refused at load
             if (Directory.Exists(full)) Directory.Delete(full); // empty, checked above
             Directory.Move(temp, full);
         }
