@@ -119,15 +119,21 @@ public sealed class RunFolder : IDisposable
     }
 
     /// <summary>
-    /// The newest checkpoint that verifies, falling back past damaged ones (each reported through
-    /// <paramref name="onSkipped"/>); null when there is none.
+    /// The newest checkpoint that verifies, falling back past damaged ones: each is renamed to
+    /// <c>checkpoint-N.damaged-&lt;time&gt;</c> (kept for inspection, out of the way of the step that rewrites it) and
+    /// reported through <paramref name="onSkipped"/>; null when there is none.
     /// </summary>
     public (string Path, CheckpointMetadata Metadata)? LatestValidCheckpoint(Action<string> onSkipped)
     {
         foreach (var (path, _) in Checkpoints())
         {
             try { return (path, Verify(path)); }
-            catch (CheckpointException e) { onSkipped($"skipping damaged checkpoint {path}: {e.Message}"); }
+            catch (CheckpointException e)
+            {
+                var aside = $"{path}.damaged-{DateTime.UtcNow:yyyyMMddHHmmss}";
+                Directory.Move(path, aside);
+                onSkipped($"skipping damaged checkpoint {path} (moved to {System.IO.Path.GetFileName(aside)}): {e.Message}");
+            }
         }
         return null;
     }

@@ -1,0 +1,141 @@
+using MaskBit.Config;
+using MaskBit.Interop;
+using MaskBit.Tests.Cli;
+using MaskBit.Tests.Data;
+using MaskBit.Training;
+using static TorchSharp.torch;
+
+namespace MaskBit.Tests.Training;
+
+/// <summary>The Stage I loop on a tiny config and a tiny Fashion-MNIST-format data set made in the test.</summary>
+public class TokenizerTrainerTests
+{
+    /// <summary>The tiny tokenizer preset on a data set of 64 random images, 4 per batch, discriminator from step 2.</summary>
+    static ExperimentConfig Config(CliRunner.TempDir tmp, params string[] extra)
+    {
+        var data = tmp["fmnist"];
+        if (!Directory.Exists(data)) DataFixtures.FashionMnistFolder(data, 64, 16);
+        return ConfigLoader.Load(Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_tokenizer.yaml"),
+        [
+            $"dataset.params.train_shards_path_or_url=fashion-mnist:{data}", $"dataset.params.eval_shards_path_or_url=fashion-mnist:{data}",
+            "dataset.params.num_workers_per_gpu=1", "losses.perceptual_loss=none", "losses.discriminator_start=2",
+            "losses.entropy_annealing_steps=4", "lr_scheduler.params.warmup_steps=2", "training.per_gpu_batch_size=4",
+            "training.max_train_steps=6", "experiment.save_every=3", "experiment.eval_every=6", "experiment.generate_every=3",
+            "experiment.log_every=1", .. extra,
+        ]);
+    }
+
+    static TrainingRunOptions Options(string dir, List<string>? log = null, long? stopAt = null) =>
+        new() { OutputDir = dir, StopAtStep = stopAt, OnLog = log is null ? null : log.Add };
+
+    /// <summary>Every tensor of every state file of a checkpoint, by file and key.</summary>
+    static Dictionary<string, Tensor> Load(string checkpoint) =>
+        new[] { TokenizerTraining.Files.Model, TokenizerTraining.Files.EmaModel, TokenizerTraining.Files.LossModule,
+                TokenizerTraining.Files.Optimizer, TokenizerTraining.Files.DiscriminatorOptimizer }
+            .SelectMany(f => Checkpoint.ReadStateDict(Path.Combine(checkpoint, f)).Select(kv => KeyValuePair.Create($"{f}:{kv.Key}", kv.Value)))
+            .ToDictionary();
+
+    [Fact]
+    public void AStoppedAndResumedRunEndsBitIdenticalToAnUninterruptedOne()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var config = Config(tmp);
+        TokenizerTrainer.Run(config, Options(tmp["straight"]));
+        var log = new List<string>();
+        TokenizerTrainer.Run(config, Options(tmp["resumed"], log, stopAt: 3));
+        Assert.True(Directory.Exists(Path.Combine(tmp["resumed"], "checkpoint-3")));
+        Assert.False(Directory.Exists(Path.Combine(tmp["resumed"], "checkpoint-6")));
+        TokenizerTrainer.Run(config, Options(tmp["resumed"], log));
+        Assert.Contains(log, l => l.Contains("resumed from") && l.Contains("checkpoint-3") && l.Contains("epoch 0, batch 3"));
+
+        using var scope = NewDisposeScope();
+        var a = Load(Path.Combine(tmp["straight"], "checkpoint-6"));
+        var b = Load(Path.Combine(tmp["resumed"], "checkpoint-6"));
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        Assert.Contains(a.Keys, k => k.EndsWith(".exp_avg_sq")); // the moments are part of the comparison
+        foreach (var (k, t) in a)
+            Assert.True(t.equal(b[k]).all().item<bool>(), $"{k} differs after resume");
+
+        // The run wrote what people look at: log, TensorBoard events, reconstruction strips.
+        Assert.True(File.Exists(Path.Combine(tmp["straight"], RunFolder.LogFile)));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(tmp["straight"], "logs"), "events.out.tfevents.*"));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(tmp["straight"], "train_images"), "*.png"));
+    }
+
+    [Fact]
+    public void ADamagedCheckpointIsSkippedAndResumeFallsBackToThePreviousOne()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var config = Config(tmp);
+        TokenizerTrainer.Run(config, Options(tmp["run"]));
+        var newest = Path.Combine(tmp["run"], "checkpoint-6", TokenizerTraining.Files.Optimizer);
+        File.WriteAllBytes(newest, File.ReadAllBytes(newest)[..100]); // a half-copied file
+
+        var log = new List<string>();
+        TokenizerTrainer.Run(config with { Training = config.Training! with { MaxTrainSteps = 7 } }, Options(tmp["run"], log));
+        Assert.Contains(log, l => l.Contains("skipping damaged checkpoint") && l.Contains("checkpoint-6") && l.Contains("optimizer.safetensors"));
+        Assert.Contains(log, l => l.Contains("resumed from") && l.Contains("checkpoint-3"));
+        Assert.True(Directory.Exists(Path.Combine(tmp["run"], "checkpoint-7")));
+    }
+
+    public static TheoryData<string, string> BadInputs => new()
+    {
+        { "no-data", "dataset.params.train_shards_path_or_url" },
+        { "perceptual", "needs torchvision's ResNet-50 weights" },
+        { "perceptual-file", "no-such-resnet.pth" },
+        { "other-model", "holds a run of another model config" },
+        { "init", "SHA256SUMS" },
+    };
+
+    [Theory, MemberData(nameof(BadInputs))]
+    public void BadInputIsOneLineBeforeTheFirstStep(string kind, string expected)
+    {
+        using var tmp = new CliRunner.TempDir();
+        var config = Config(tmp);
+        var options = Options(tmp["run"]);
+        switch (kind)
+        {
+            case "no-data": config = Config(tmp, "dataset.params.train_shards_path_or_url=" + tmp["missing"]); break;
+            case "perceptual": config = Config(tmp, "losses.perceptual_loss=resnet50"); break;
+            case "perceptual-file": config = Config(tmp, "losses.perceptual_loss=resnet50"); options = options with { PerceptualWeights = tmp["no-such-resnet.pth"] }; break;
+            case "other-model":
+                TokenizerTrainer.Run(config, Options(tmp["run"], stopAt: 1));
+                config = Config(tmp, "model.vq_model.token_size=12", "model.vq_model.codebook_size=4096");
+                break;
+            case "init": Directory.CreateDirectory(tmp["empty-checkpoint"]); config = Config(tmp, $"experiment.init_checkpoint={tmp["empty-checkpoint"]}"); break;
+        }
+        var before = Directory.Exists(tmp["run"]) ? Directory.GetFileSystemEntries(tmp["run"], "*", SearchOption.AllDirectories).Order().ToList() : [];
+        var e = Record.Exception(() => TokenizerTrainer.Run(config, options));
+        Assert.NotNull(e);
+        DataFixtures.OneLine(e);
+        Assert.Contains(expected, e.Message);
+        if (kind is not "init")
+        {
+            var after = Directory.Exists(tmp["run"]) ? Directory.GetFileSystemEntries(tmp["run"], "*", SearchOption.AllDirectories).Order().ToList() : [];
+            Assert.Equal(before, after); // nothing written, nothing overwritten
+        }
+    }
+
+    [Fact]
+    public void TheDiscriminatorIsUntouchedBeforeItsStartAndLossesFallOnAFixedBatch()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var config = Config(tmp, "losses.discriminator_start=8", "training.max_train_steps=40", "optimizer.params.learning_rate=1e-3");
+        using var training = new TokenizerTraining(config);
+        using var scope = NewDisposeScope();
+        var initial = Checkpoint.StateDict(training.Loss.Discriminator).Select(e => e.Tensor.clone()).ToList();
+        bool Unchanged() => Checkpoint.StateDict(training.Loss.Discriminator).Select((e, i) => e.Tensor.equal(initial[i]).all().item<bool>()).All(x => x);
+        // A fixed batch of smooth images (a real-looking batch: gradients of low frequency).
+        var x = nn.functional.interpolate(rand(4, 3, 4, 4, generator: new Generator(3)), [32, 32], mode: InterpolationMode.Bilinear, align_corners: false);
+        var first = training.Step([x]);
+        for (int i = 1; i < 8; i++) training.Step([x]);
+        Assert.True(Unchanged(), "the discriminator changed before losses.discriminator_start");
+        Assert.False(first.ContainsKey("disc.discriminator_loss"));
+        Dictionary<string, double> last = first;
+        for (int i = 8; i < 40; i++) last = training.Step([x]);
+        Assert.False(Unchanged(), "the discriminator never trained after its start");
+        Assert.True(last.Values.All(double.IsFinite));
+        Assert.True(last["gen.reconstruction_loss"] < 0.5 * first["gen.reconstruction_loss"],
+            $"reconstruction loss {first["gen.reconstruction_loss"]} -> {last["gen.reconstruction_loss"]} did not fall");
+    }
+}
