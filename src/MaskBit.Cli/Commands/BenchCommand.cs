@@ -24,10 +24,11 @@ public static class BenchCommand
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)" };
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
         var checkpointIo = new Option<bool>("--checkpoint-io") { Description = "Instead: time writing and reading the generator's state dict (.bin with CRC-32 checks, .safetensors)" };
+        var trainTokenizer = new Option<bool>("--train-tokenizer") { Description = "Instead: Stage I training steps/s of a tokenizer config (--config, default the official 14-bit tokenizer; random data, a random-weight ResNet-50 when the config asks for one)" };
         var inception = new Option<bool>("--inception") { Description = "Instead: FID Inception feature throughput (images/s) on random 256x256 images, random weights" };
 
         var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
-        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, checkpointIo, inception }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, checkpointIo, trainTokenizer, inception }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(steps), "--steps");
@@ -36,6 +37,11 @@ public static class BenchCommand
             if (r.GetValue(threads) is int t) torch.set_num_threads(CliChecks.Positive(t, "--threads"));
             var dev = new Device(r.GetValue(device)!);
             if (r.GetValue(inception)) return BenchInception(dev, b, reps);
+            if (r.GetValue(trainTokenizer))
+            {
+                var path = r.GetResult(config) is { Implicit: false } ? r.GetValue(config)!.FullName : ShippedConfigs.Path("tokenizer/maskbit_tokenizer_14bit.yaml");
+                return BenchTrainTokenizer(Config.ConfigLoader.Load(path, r.GetValue(set) ?? []), Path.GetFileName(path), dev, b, n);
+            }
             var cfg = Config.ConfigLoader.Load(r.GetValue(config)!.FullName, r.GetValue(set) ?? []);
             var vq = cfg.Model?.VqModel ?? throw new ArgumentException("config has no model.vq_model");
             var mlm = cfg.Model.MlmModel ?? throw new ArgumentException("config has no model.mlm_model");
@@ -183,6 +189,37 @@ public static class BenchCommand
     }
 
     /// <summary>Inception 2048-d features + logits (float64, as the evaluators run it) of random uint8 256x256 images.</summary>
+    /// <summary>Seconds per Stage I training step (after one warm-up step) on random images: the full step, with the
+    /// discriminator active (its start set to 0) and the perceptual network the config names (random weights).</summary>
+    static int BenchTrainTokenizer(Config.ExperimentConfig cfg, string name, Device dev, int batch, int steps)
+    {
+        var losses = cfg.Losses ?? throw new ArgumentException($"{name}: no losses section (a tokenizer config is needed)");
+        cfg = cfg with
+        {
+            Losses = losses with { DiscriminatorStart = 0 },
+            Training = (cfg.Training ?? new()) with { PerGpuBatchSize = batch },
+        };
+        var perceptual = losses.PerceptualLoss == "resnet50" && losses.PerceptualWeight > 0
+            ? new MaskBit.Training.Losses.PerceptualLoss(new MaskBit.Training.Losses.ResNet50(), losses.PerceptualLossOnLogits) : null;
+        perceptual?.to(dev);
+        using var training = new MaskBit.Training.TokenizerTraining(cfg, perceptual, dev);
+        int size = cfg.Dataset?.Preprocessing?.Resolution ?? 256;
+        var images = rand([batch, cfg.Model!.VqModel!.NumChannels, size, size], device: dev);
+        training.Step([images]); // warm-up
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++) training.Step([images]);
+        double perStep = sw.Elapsed.TotalSeconds / steps;
+        var table = new Table().AddColumns("measure", "value");
+        table.AddRow("config", Markup.Escape(name));
+        table.AddRow("device / threads", $"{dev} / {torch.get_num_threads()}");
+        table.AddRow("tokenizer / discriminator parameters", $"{training.Model.parameters().Sum(p => p.numel()):N0} / {training.Loss.Discriminator.parameters().Sum(p => p.numel()):N0}");
+        table.AddRow("batch, image size, perceptual", $"{batch}, {size}x{size}, {(perceptual is null ? "none" : "ResNet-50")}");
+        table.AddRow("training step (generator + discriminator + EMA)", $"{perStep:F3} s ({1 / perStep:F2} steps/s, {batch / perStep:F1} images/s)");
+        table.AddRow("peak resident memory", $"{PeakResidentMiB():N0} MiB");
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
     static int BenchInception(Device dev, int batch, int repeats)
     {
         using var net = new MaskBit.Evaluation.InceptionV3();

@@ -27,4 +27,16 @@ public class BenchCommandTests
         Assert.Contains("maskbit_generator_14bit.yaml", stdout);
         Assert.Equal(1, CliRunner.Run("bench", "--set", "model.mlm_model.dept=1").code);
     }
+
+    [Fact]
+    public void BenchTimesATokenizerTrainingStep()
+    {
+        var config = Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_tokenizer.yaml");
+        var (code, stdout, stderr) = CliRunner.Run("bench", "--train-tokenizer", "-c", config, "--set", "losses.perceptual_loss=none",
+            "--steps", "1", "--batch-size", "1");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("steps/s", stdout);
+        Assert.Contains("605,357", stdout);
+        Assert.Equal(1, CliRunner.Run("bench", "--train-tokenizer", "-c", Path.Combine(Golden.RepoRoot, "configs", "demo", "demo.yaml")).code);
+    }
 }
