@@ -26,6 +26,18 @@ public static class CliRunner
         }
     }
 
+    /// <summary>Runs the command and asserts it failed the way every failure must: exit code 1 and one stderr line,
+    /// <c>maskbit: error: ...</c>, containing <paramref name="expected"/>.</summary>
+    public static void AssertFailsWithOneLine(string[] args, string expected)
+    {
+        var (code, _, stderr) = Run(args);
+        Assert.Equal(1, code);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("maskbit: error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+    }
+
     /// <summary>A fresh temporary folder, deleted by the caller's using.</summary>
     public sealed class TempDir : IDisposable
     {

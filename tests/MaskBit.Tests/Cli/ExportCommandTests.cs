@@ -77,11 +77,7 @@ public class ExportCommandTests
             "export-exists" => ["export", "-c", Config, "--tokenizer", Tokenizer, "-g", Generator, "-o", Export(tmp)],
             _ => ["export", "-c", Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_tokenizer.yaml"), "--tokenizer", Tokenizer, "-g", Generator, "-o", tmp["other"]],
         };
-        var (code, _, stderr) = CliRunner.Run(args);
-        Assert.Equal(1, code);
-        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.Contains(expected, lines[0]);
+        CliRunner.AssertFailsWithOneLine(args, expected);
         Assert.False(File.Exists(tmp["x.png"]));
         Assert.False(Directory.Exists(tmp["other"]));
     }

@@ -67,11 +67,7 @@ public class GenerateCommandTests
             ["SWAP-TOKENIZER"] => ArgsWith(Generator, Generator, tmp["x.png"]), // a generator file given as the tokenizer
             _ => Args(tmp["x.png"], extra),
         };
-        var (code, _, stderr) = CliRunner.Run(args);
-        Assert.Equal(1, code);
-        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.Contains(expected, lines[0]);
+        CliRunner.AssertFailsWithOneLine(args, expected);
         Assert.False(File.Exists(tmp["x.png"]));
     }
 }

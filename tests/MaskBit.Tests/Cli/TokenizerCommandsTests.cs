@@ -110,11 +110,6 @@ public class TokenizerCommandsTests
             "IMG" => tmp["ok.png"], "TEXTFILE" => tmp["notes.txt"], "BADIMG" => tmp["bad.png"], "TOKENS" => tmp["tokens.txt"], "BADTOKENS" => tmp["bad.txt"], _ => a,
         }).ToArray();
         if (expectedInMessage == "BADIMG") expectedInMessage = "bad.png";
-        var (code, _, stderr) = CliRunner.Run(resolved);
-        Assert.Equal(1, code);
-        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("maskbit: error: ", lines[0]);
-        Assert.Contains(expectedInMessage, lines[0]);
+        CliRunner.AssertFailsWithOneLine(resolved, expectedInMessage);
     }
 }
