@@ -25,10 +25,11 @@ public static class BenchCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
         var checkpointIo = new Option<bool>("--checkpoint-io") { Description = "Instead: time writing and reading the generator's state dict (.bin with CRC-32 checks, .safetensors)" };
         var trainTokenizer = new Option<bool>("--train-tokenizer") { Description = "Instead: Stage I training steps/s of a tokenizer config (--config, default the official 14-bit tokenizer; random data, a random-weight ResNet-50 when the config asks for one)" };
+        var json = new Option<bool>("--json") { Description = "Also print the results as one JSON line (generator_s_per_image_step, decode_s_per_image, tokenizer_encode/decode_s_per_image, peak_rss_mib, threads, cpu)" };
         var inception = new Option<bool>("--inception") { Description = "Instead: FID Inception feature throughput (images/s) on random 256x256 images, random weights" };
 
         var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
-        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, checkpointIo, trainTokenizer, inception }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, json, checkpointIo, trainTokenizer, inception }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(steps), "--steps");
@@ -58,43 +59,35 @@ public static class BenchCommand
             using var noise = new SeededSamplerNoise(0, dev);
             var labels = arange(b, dtype: int64);
 
-            // Warm-up: one step (allocator, kernels).
+            // Warm-up: one step (allocator, kernels) and one encode/decode.
             new Sampler(model, options with { NumSteps = 1 }, noise).Sample(b, labels);
             var sampler = new Sampler(model, options, noise);
-            double sampleSeconds = 0, decodeSeconds = 0;
+            var x = rand(b, 3, size, size, device: dev);
+            using (no_grad()) tokenizer.Decode(tokenizer.Encode(x).Quantized).Dispose();
+            var (sample, decodeTokens, encode, decode) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
             for (int i = 0; i < reps; i++)
             {
                 using var scope = NewDisposeScope();
-                var sw = Stopwatch.StartNew();
-                var result = sampler.Sample(b, labels);
-                sampleSeconds += sw.Elapsed.TotalSeconds;
-                sw.Restart();
-                using (no_grad()) tokenizer.DecodeTokens(result.Tokens).cpu();
-                decodeSeconds += sw.Elapsed.TotalSeconds;
+                using var noGrad = no_grad();
+                sample.Add(Time(() => sampler.Sample(b, labels).Tokens, out var tokens) / b);
+                decodeTokens.Add(Time(() => tokenizer.DecodeTokens(tokens).cpu(), out _) / b);
+                encode.Add(Time(() => tokenizer.Encode(x).Quantized, out var z) / b);
+                decode.Add(Time(() => tokenizer.Decode(z).cpu(), out _) / b);
             }
-            double recon;
-            using (var scope = NewDisposeScope())
-            using (no_grad())
-            {
-                var sw = Stopwatch.StartNew();
-                var x = rand(b, 3, size, size, device: dev);
-                var q = tokenizer.Encode(x);
-                tokenizer.Decode(q.Quantized).cpu();
-                recon = sw.Elapsed.TotalSeconds;
-            }
-            int images = b * reps;
-            var table = new Table().AddColumns("measure", "value");
+            var m = new BenchResult(Median(sample) / n, Median(decodeTokens), Median(encode), Median(decode), PeakResidentMiB(), torch.get_num_threads(), CpuModel());
+            var table = new Table().AddColumns("measure", "value (median of " + reps + ")");
             table.AddRow("config", Markup.Escape(r.GetValue(config)!.Name));
-            table.AddRow("device / threads", $"{dev} / {torch.get_num_threads()}");
+            table.AddRow("cpu / device / threads", $"{Markup.Escape(m.cpu)} / {dev} / {m.threads}");
             table.AddRow("generator / tokenizer parameters", $"{genParams:N0} / {tokParams:N0}");
             table.AddRow("batch, steps", $"{b}, {n} (guidance: 2 x {b} sequences per forward)");
-            table.AddRow("sampling, s per image", $"{sampleSeconds / images:F2}");
-            table.AddRow("sampling, s per step (whole batch)", $"{sampleSeconds / reps / n:F3}");
-            table.AddRow("decode tokens -> image, s per image", $"{decodeSeconds / images:F2}");
-            table.AddRow("total, s per image", $"{(sampleSeconds + decodeSeconds) / images:F2}");
-            table.AddRow($"tokenizer reconstruct {size}x{size}, s per image", $"{recon / b:F2}");
-            table.AddRow("peak resident memory", $"{PeakResidentMiB():N0} MiB");
+            table.AddRow("sampling, s per image", $"{m.generator_s_per_image_step * n:F2}");
+            table.AddRow("sampling, s per image and step", $"{m.generator_s_per_image_step:F3}");
+            table.AddRow("decode tokens -> image, s per image", $"{m.decode_s_per_image:F2}");
+            table.AddRow("total, s per image", $"{m.generator_s_per_image_step * n + m.decode_s_per_image:F2}");
+            table.AddRow($"tokenizer encode / decode {size}x{size}, s per image", $"{m.tokenizer_encode_s_per_image:F2} / {m.tokenizer_decode_s_per_image:F2}");
+            table.AddRow("peak resident memory", $"{m.peak_rss_mib:N0} MiB");
             AnsiConsole.Write(table);
+            if (r.GetValue(json)) Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(m));
             return 0;
         });
         return cmd;
@@ -178,6 +171,30 @@ public static class BenchCommand
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>The machine-readable result of the generation benchmark (medians over the repeats, after a warm-up).</summary>
+#pragma warning disable IDE1006 // JSON keys
+    sealed record BenchResult(double generator_s_per_image_step, double decode_s_per_image, double tokenizer_encode_s_per_image,
+        double tokenizer_decode_s_per_image, long peak_rss_mib, int threads, string cpu);
+#pragma warning restore IDE1006
+
+    static double Time(Func<Tensor> work, out Tensor result)
+    {
+        var sw = Stopwatch.StartNew();
+        result = work();
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    /// <summary>The CPU's model name (/proc/cpuinfo), for the README's figures: machines of one kind differ.</summary>
+    static string CpuModel() =>
+        File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name")) is { } line
+            ? line[(line.IndexOf(':') + 1)..].Trim() : System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
 
     /// <summary>The process's resident-set high-water mark (Linux VmHWM), which includes libtorch's allocations.</summary>
     static long PeakResidentMiB()

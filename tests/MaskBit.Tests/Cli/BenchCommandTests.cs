@@ -7,8 +7,14 @@ public class BenchCommandTests
     public void BenchRunsOnATinyConfigAndReportsTimeAndMemory()
     {
         var config = Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_generator.yaml");
-        var (code, stdout, stderr) = CliRunner.Run("bench", "-c", config, "--steps", "2", "--batch-size", "2");
+        var (code, stdout, stderr) = CliRunner.Run("bench", "-c", config, "--steps", "2", "--batch-size", "2", "--repeats", "2", "--json");
         Assert.True(code == 0, stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(stdout.Split('\n').Last(l => l.StartsWith('{')));
+        foreach (var key in new[] { "generator_s_per_image_step", "decode_s_per_image", "tokenizer_encode_s_per_image", "tokenizer_decode_s_per_image" })
+            Assert.True(json.RootElement.GetProperty(key).GetDouble() > 0, key);
+        Assert.True(json.RootElement.GetProperty("peak_rss_mib").GetInt64() > 0);
+        Assert.True(json.RootElement.GetProperty("threads").GetInt32() >= 1);
+        Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("cpu").GetString()));
         Assert.Contains("sampling, s per image", stdout);
         Assert.Contains("peak resident memory", stdout);
         Assert.Contains("2, 2 (guidance", stdout);
