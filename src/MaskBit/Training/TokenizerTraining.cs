@@ -111,44 +111,27 @@ public sealed class TokenizerTraining : IDisposable
         return _training.MaxGradNorm is double max ? GradClip.ClipGradNorm(parameters, max) : GradClip.GradNorm(parameters);
     }
 
-    /// <summary>Checkpoint file names inside a checkpoint folder (spec 6.6's model files plus our training state).</summary>
-    public static class Files
-    {
-        public const string Model = "unwrapped_model/pytorch_model.bin";
-        public const string EmaModel = "ema_model/pytorch_model.bin";
-        public const string LossModule = "loss_module.safetensors";
-        public const string Optimizer = "optimizer.safetensors";
-        public const string DiscriminatorOptimizer = "optimizer_1.safetensors";
-    }
-
     /// <summary>
     /// Writes the model (loadable by the original: a plain <c>torch.save</c> state dict), the EMA weights, the loss
     /// module's trainable state (discriminator, LeCam buffers) and both optimizers' moments into <paramref name="dir"/>.
     /// </summary>
     public void Save(string dir)
     {
-        Checkpoint.Save(Model, Path.Combine(dir, Files.Model));
+        Checkpoint.Save(Model, Path.Combine(dir, TrainingFiles.Model));
         if (Ema is not null)
-            Checkpoint.WriteStateDict(Path.Combine(dir, Files.EmaModel), EmaStateDict());
-        Checkpoint.WriteStateDict(Path.Combine(dir, Files.LossModule), Loss.TrainableState);
-        Checkpoint.WriteStateDict(Path.Combine(dir, Files.Optimizer), Optimizer.StateDict());
-        Checkpoint.WriteStateDict(Path.Combine(dir, Files.DiscriminatorOptimizer), DiscriminatorOptimizer.StateDict());
-    }
-
-    // The EMA weights as a full model state dict (buffers from the live model, parameters from the shadows).
-    IEnumerable<KeyValuePair<string, Tensor>> EmaStateDict()
-    {
-        var shadows = Ema!.Shadows.ToDictionary(kv => kv.Key, kv => kv.Value);
-        return Checkpoint.StateDict(Model).Select(e => KeyValuePair.Create(e.Key, e.IsParameter ? shadows[e.Key] : e.Tensor));
+            Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.EmaModel), TrainingFiles.EmaStateDict(Model, Ema));
+        Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.LossModule), Loss.TrainableState);
+        Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.Optimizer), Optimizer.StateDict());
+        Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.DiscriminatorOptimizer), DiscriminatorOptimizer.StateDict());
     }
 
     /// <summary>Restores what <see cref="Save"/> wrote (strictly: a file of another config is refused) and the step.</summary>
     public void Load(string dir, long globalStep, bool loadOptimizers = true)
     {
-        Checkpoint.LoadInto(Model, Path.Combine(dir, Files.Model));
+        Checkpoint.LoadInto(Model, Path.Combine(dir, TrainingFiles.Model));
         if (Ema is not null)
-            WithFile(Path.Combine(dir, Files.EmaModel), (t, path) => Ema.Load(t, path));
-        WithFile(Path.Combine(dir, Files.LossModule), (t, path) =>
+            TrainingFiles.LoadEma(Path.Combine(dir, TrainingFiles.EmaModel), Ema);
+        TrainingFiles.WithTensors(Path.Combine(dir, TrainingFiles.LossModule), (t, path) =>
         {
             var target = Loss.TrainableState.ToDictionary(kv => kv.Key, kv => kv.Value);
             var missing = target.Keys.FirstOrDefault(k => !t.ContainsKey(k));
@@ -164,18 +147,11 @@ public sealed class TokenizerTraining : IDisposable
         });
         if (loadOptimizers)
         {
-            WithFile(Path.Combine(dir, Files.Optimizer), (t, path) => Optimizer.LoadStateDict(t, path));
-            WithFile(Path.Combine(dir, Files.DiscriminatorOptimizer), (t, path) => DiscriminatorOptimizer.LoadStateDict(t, path));
+            TrainingFiles.WithTensors(Path.Combine(dir, TrainingFiles.Optimizer), (t, path) => Optimizer.LoadStateDict(t, path));
+            TrainingFiles.WithTensors(Path.Combine(dir, TrainingFiles.DiscriminatorOptimizer), (t, path) => DiscriminatorOptimizer.LoadStateDict(t, path));
         }
         GlobalStep = globalStep;
         if (Ema is not null) Ema.OptimizationStep = globalStep;
-    }
-
-    static void WithFile(string path, Action<IReadOnlyDictionary<string, Tensor>, string> use)
-    {
-        var tensors = Checkpoint.ReadStateDict(path);
-        try { use(tensors, path); }
-        finally { foreach (var t in tensors.Values) t.Dispose(); }
     }
 
     public void Dispose()

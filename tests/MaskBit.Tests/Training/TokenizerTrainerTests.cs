@@ -30,8 +30,8 @@ public class TokenizerTrainerTests
 
     /// <summary>Every tensor of every state file of a checkpoint, by file and key.</summary>
     static Dictionary<string, Tensor> Load(string checkpoint) =>
-        new[] { TokenizerTraining.Files.Model, TokenizerTraining.Files.EmaModel, TokenizerTraining.Files.LossModule,
-                TokenizerTraining.Files.Optimizer, TokenizerTraining.Files.DiscriminatorOptimizer }
+        new[] { TrainingFiles.Model, TrainingFiles.EmaModel, TrainingFiles.LossModule,
+                TrainingFiles.Optimizer, TrainingFiles.DiscriminatorOptimizer }
             .SelectMany(f => Checkpoint.ReadStateDict(Path.Combine(checkpoint, f)).Select(kv => KeyValuePair.Create($"{f}:{kv.Key}", kv.Value)))
             .ToDictionary();
 
@@ -68,7 +68,7 @@ public class TokenizerTrainerTests
         using var tmp = new CliRunner.TempDir();
         var config = Config(tmp);
         TokenizerTrainer.Run(config, Options(tmp["run"]));
-        var newest = Path.Combine(tmp["run"], "checkpoint-6", TokenizerTraining.Files.Optimizer);
+        var newest = Path.Combine(tmp["run"], "checkpoint-6", TrainingFiles.Optimizer);
         File.WriteAllBytes(newest, File.ReadAllBytes(newest)[..100]); // a half-copied file
 
         var log = new List<string>();

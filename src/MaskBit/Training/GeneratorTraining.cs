@@ -1,0 +1,118 @@
+using MaskBit.Config;
+using MaskBit.Generation;
+using MaskBit.Interop;
+
+namespace MaskBit.Training;
+
+/// <summary>
+/// Stage II training state and one optimizer step of the original's <c>train_maskbit.py</c> (spec 6.2): factorised
+/// bit tokens, masking with the training schedule, class-label dropout, LFQ-BERT forward in train mode, the MLM loss
+/// with label smoothing, backward, clipping, AdamW with the scheduled rate and the EMA of the weights.
+/// </summary>
+public sealed class GeneratorTraining : IDisposable
+{
+    public MaskedGenerator Model { get; }
+    public MlmLoss Loss { get; }
+    public AdamW Optimizer { get; }
+    public LrSchedule Schedule { get; }
+    public Ema? Ema { get; }
+    /// <summary>Completed optimizer steps (the original's <c>global_step</c>).</summary>
+    public long GlobalStep { get; set; }
+
+    readonly MlmModelConfig _mlm;
+    readonly TrainingConfig _training;
+
+    /// <param name="model">The generator, built for the tokenizer's token width and the data's class count.</param>
+    public GeneratorTraining(ExperimentConfig config, MaskedGenerator model)
+    {
+        _mlm = config.Model?.MlmModel ?? throw new ConfigException("model.mlm_model: missing (a generator config is needed)");
+        _training = config.Training ?? new TrainingConfig();
+        var opt = config.Optimizer?.Params ?? new OptimizerParamsConfig();
+        if ((config.Optimizer?.Name ?? "adamw") != "adamw") throw new ConfigException($"optimizer.name: only adamw is supported, got '{config.Optimizer!.Name}'");
+        var mlmLoss = config.Losses?.Mlm ?? new MlmLossConfig();
+        Model = model;
+        Model.train();
+        Loss = new MlmLoss(mlmLoss.LabelSmoothing, mlmLoss.SumSplits);
+        double scale = opt.ScaleLr ? _training.PerGpuBatchSize * _training.GradientAccumulationSteps : 1.0;
+        Optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), opt.Beta1, opt.Beta2, opt.Epsilon, opt.WeightDecay);
+        var lr = config.LrScheduler ?? new LrSchedulerConfig();
+        Schedule = new LrSchedule(lr.Scheduler, lr.Params?.WarmupSteps ?? 5000, _training.MaxTrainSteps, BaseLr: opt.LearningRate * scale).Validate();
+        Ema = _training.UseEma ? new Ema(model, _training.EmaDecay) : null;
+    }
+
+    /// <summary>
+    /// One optimizer step on token indices [B, N] int64 (the tokenizer's row-major grid) and labels [B]: splits the
+    /// tokens, masks elements with the training schedule and drops labels with probability <c>class_label_dropout</c>,
+    /// drawing from <paramref name="rng"/>, then <see cref="Step(Tensor, Tensor, Tensor, Tensor, Tensor)"/>.
+    /// </summary>
+    public Dictionary<string, double> Step(Tensor tokens, Tensor labels, torch.Generator rng)
+    {
+        using var scope = NewDisposeScope();
+        int codebookSize = 1 << Model.Bits;
+        var split = Factorization.Split(tokens, codebookSize, Model.Splits);                       // [B, N, m]
+        var (masked, masks) = Masking.GetMaskTokens(split, Model.MaskToken, _mlm.TrainMaskScheduleStrategy, rng);
+        return Step(split, masked, masks, labels, DrawLabelDrops(tokens.shape[0], rng).to(tokens.device));
+    }
+
+    /// <summary>The original's <c>drop_label_mask = rand(B) &lt; class_label_dropout</c>: [B] bool, true = train this
+    /// sample unconditionally (the label embedder's "no class" row), which classifier-free guidance needs.</summary>
+    public Tensor DrawLabelDrops(long batch, torch.Generator rng) => torch.rand(batch, generator: rng).lt(_mlm.ClassLabelDropout);
+
+    /// <summary>
+    /// The step with its random draws given (a recorded trace replays exactly): split tokens, masked tokens and masks
+    /// [B, N, m], labels [B] int64, drop_label_mask [B] bool. Returns the loss terms the original logs, the rate and the
+    /// gradient norm before clipping.
+    /// </summary>
+    public Dictionary<string, double> Step(Tensor splitTokens, Tensor maskedTokens, Tensor masks, Tensor labels, Tensor dropLabelMask)
+    {
+        using var scope = NewDisposeScope();
+        Model.train();
+        var logits = Model.forward(maskedTokens, labels, dropLabelMask.to(ScalarType.Bool));
+        var loss = Loss.Forward(logits, splitTokens, masks.to(ScalarType.Bool));
+        loss.Loss.backward();
+        var parameters = Optimizer.Parameters.Select(p => p.Param);
+        double gradNorm = _training.MaxGradNorm is double max ? GradClip.ClipGradNorm(parameters, max) : GradClip.GradNorm(parameters);
+        double rate = Schedule.LearningRate(GlobalStep);
+        Optimizer.Step(rate);
+        Optimizer.ZeroGrad();
+        Ema?.Step();
+        GlobalStep++;
+        return new Dictionary<string, double>
+        {
+            ["loss"] = loss.Loss.item<float>(),
+            ["correct_tokens"] = loss.CorrectTokens.item<float>(),
+            ["masked_token_loss"] = loss.MaskedTokenLoss.item<float>(),
+            ["masked_correct_tokens"] = loss.MaskedCorrectTokens.item<float>(),
+            ["lr"] = rate,
+            ["grad_norm"] = gradNorm,
+        };
+    }
+
+    /// <summary>The key renames of the released naming (LFQ-BERT's <c>input_proj</c> is <c>token_emb</c> in its files).</summary>
+    IReadOnlyDictionary<string, string>? SavingRenames => Model is LfqBert ? LfqBert.ReleasedKeyRenamesForSaving : null;
+
+    /// <summary>Writes the model and the EMA weights (released naming, loadable by the original) and the optimizer state.</summary>
+    public void Save(string dir)
+    {
+        Checkpoint.Save(Model, Path.Combine(dir, TrainingFiles.Model), SavingRenames);
+        if (Ema is not null)
+            Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.EmaModel), TrainingFiles.EmaStateDict(Model, Ema, SavingRenames));
+        Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.Optimizer), Optimizer.StateDict());
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote, strictly, and the step.</summary>
+    public void Load(string dir, long globalStep, bool loadOptimizer = true)
+    {
+        Checkpoint.LoadInto(Model, Path.Combine(dir, TrainingFiles.Model), LfqBert.ReleasedKeyRenames);
+        if (Ema is not null) TrainingFiles.LoadEma(Path.Combine(dir, TrainingFiles.EmaModel), Ema, LfqBert.ReleasedKeyRenames);
+        if (loadOptimizer) TrainingFiles.WithTensors(Path.Combine(dir, TrainingFiles.Optimizer), (t, path) => Optimizer.LoadStateDict(t, path));
+        GlobalStep = globalStep;
+        if (Ema is not null) Ema.OptimizationStep = globalStep;
+    }
+
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Ema?.Dispose();
+    }
+}
