@@ -15,6 +15,8 @@ public static class App
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(TrainTokenizerCommand.Create());
+        root.Subcommands.Add(PretokenizeCommand.Create());
+        root.Subcommands.Add(TrainGeneratorCommand.Create());
         root.Subcommands.Add(MakeShardsCommand.Create());
         root.Subcommands.Add(FidStatsCommand.Create());
         root.Subcommands.Add(EvalTokenizerCommand.Create());

@@ -29,7 +29,11 @@ public static class TokenizerTrainer
         if (dataset.Count < training.PerGpuBatchSize)
             throw new ConfigException($"dataset.params.train_shards_path_or_url: {dataset.Source} has {dataset.Count} images, fewer than one batch of {training.PerGpuBatchSize}");
         using var run = new RunFolder(options.OutputDir, config);
-        void Log(string message) => options.OnLog?.Invoke(run.Log(message));
+        void Log(string message)
+        {
+            var line = run.Log(message); // written whether or not anyone listens (?. would skip the argument too)
+            options.OnLog?.Invoke(line);
+        }
         using var state = new TokenizerTraining(config, perceptual, device);
 
         var position = default(LoaderPosition);

@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Globalization;
+using MaskBit.Config;
+using MaskBit.Data;
+using MaskBit.Generation;
+using MaskBit.Pipeline;
+using MaskBit.Tokenizer;
+
+namespace MaskBit.Training;
+
+/// <summary>
+/// The Stage II loop (the original's <c>train_maskbit.py</c>, spec 6.2), top to bottom: token batch (from a
+/// <see cref="TokenCache"/>, or images encoded on the fly by the frozen tokenizer as the original does) -> step
+/// (split, mask, label dropout, forward, MLM loss, backward, clip, AdamW, schedule, EMA) -> log every <c>log_every</c>
+/// -> with the EMA weights, a grid with a row per class every <c>generate_every</c> and the held-out MLM loss and
+/// masked-token accuracy every <c>eval_every</c> -> checkpoint every <c>save_every</c> -> at the end a model folder.
+/// Quirk 13 is fixed: the generator returns to train mode (dropout on) after every periodic sampling.
+/// </summary>
+public static class GeneratorTrainer
+{
+    public static void Run(ExperimentConfig config, TrainingRunOptions options, string tokenizerPath, CancellationToken cancellationToken = default)
+    {
+        var experiment = config.Experiment ?? throw new ConfigException("experiment: missing (it names the run)");
+        var training = config.Training ?? new TrainingConfig();
+        var vq = config.Model?.VqModel ?? throw new ConfigException("model.vq_model: missing (the frozen tokenizer)");
+        var mlm = config.Model.MlmModel ?? throw new ConfigException("model.mlm_model: missing");
+        var device = options.Device ?? CPU;
+        int seed = training.Seed ?? Random.Shared.Next();
+        int imageSize = config.Dataset?.Preprocessing?.Resolution ?? 256;
+
+        // Everything that can be wrong with the inputs fails here, before the first step.
+        using var tokenizerModule = TokenizerFactory.Load(vq, tokenizerPath, device).Module;
+        var tokenizer = (ITokenizer)tokenizerModule;
+        using var source = TokenSource.Open(config, DataSplit.Train, tokenizer, device);
+        manual_seed(seed);
+        using var model = GeneratorFactory.Create(mlm, vq.EffectiveCodebookSize, imageSize, vq.DownsamplingFactor, source.ClassNames.Count);
+        model.to(device);
+        using var run = new RunFolder(options.OutputDir, config);
+        void Log(string message)
+        {
+            var line = run.Log(message); // written whether or not anyone listens (?. would skip the argument too)
+            options.OnLog?.Invoke(line);
+        }
+        using var state = new GeneratorTraining(config, model);
+
+        var position = default(LoaderPosition);
+        if (experiment.Resume && run.LatestValidCheckpoint(Log) is var (path, metadata))
+        {
+            state.Load(path, metadata.GlobalStep, loadOptimizer: !experiment.DontResumeOptimizer);
+            position = new LoaderPosition(metadata.DataEpoch, metadata.DataBatch);
+            Log($"resumed from {path} (step {metadata.GlobalStep}, data {position})");
+        }
+        long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
+        Log($"training {model.parameters().Sum(p => p.numel()):N0}-parameter generator from step {state.GlobalStep} to {maxSteps} on {source.Describe}; batch {training.PerGpuBatchSize}");
+
+        var clock = Stopwatch.StartNew();
+        long imagesSinceLog = 0;
+        using var batches = source.Batches(training.PerGpuBatchSize, seed, position).GetEnumerator();
+        while (state.GlobalStep < maxSteps)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            batches.MoveNext();
+            var (tokens, labels, next) = batches.Current;
+            // The step's draws (masks, label drops; dropout from the global generator) come from the seed and the step
+            // alone, so a resumed run needs no saved generator state to continue exactly.
+            using var rng = new torch.Generator((ulong)Seeds.Mix(seed, state.GlobalStep, 7));
+            manual_seed(Seeds.Mix(seed, state.GlobalStep, 13));
+            var logs = state.Step(tokens.to(device), labels.to(device), rng);
+            long step = state.GlobalStep;
+            imagesSinceLog += tokens.shape[0];
+            double rate = imagesSinceLog / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            options.OnStep?.Invoke(new TrainingProgress(step, maxSteps, logs["loss"], rate));
+            if (step % experiment.LogEvery == 0)
+            {
+                foreach (var (k, v) in logs) run.Scalar(k is "lr" or "grad_norm" ? k : "train/" + k, v, step);
+                run.Scalar("samples/sec/gpu", rate, step);
+                Log(string.Create(CultureInfo.InvariantCulture, $"step {step}: loss {logs["loss"]:F4}, masked loss {logs["masked_token_loss"]:F4}, " +
+                    $"masked accuracy {logs["masked_correct_tokens"]:P1}, lr {logs["lr"]:E3}, grad norm {logs["grad_norm"]:F3}, {rate:F1} images/s"));
+                clock.Restart();
+                imagesSinceLog = 0;
+            }
+            if (step % experiment.GenerateEvery == 0)
+                WithEma(state, () => SaveSamples(config, state, tokenizer, source.ClassNames, run, step, seed, device));
+            if (step % experiment.EvalEvery == 0)
+                WithEma(state, () => Evaluate(config, state, tokenizer, run, step, seed, device, Log));
+            if (step % experiment.SaveEvery == 0 || step == maxSteps)
+            {
+                var saved = run.SaveCheckpoint(new CheckpointMetadata(step, next.Epoch, next.Batch), state.Save);
+                Log($"saved {saved}");
+            }
+        }
+        if (state.GlobalStep >= training.MaxTrainSteps) ExportModel(config, state, tokenizerPath, source.ClassNames, run, device, Log);
+    }
+
+    static void WithEma(GeneratorTraining state, Action action)
+    {
+        state.Ema?.Swap();
+        try { action(); }
+        finally { state.Ema?.Swap(); state.Model.train(); }
+    }
+
+    /// <summary>A grid with a row per class (up to 10 classes, <c>num_generated_images</c> per row), sampled with the
+    /// config's settings, as <c>train_generated_images/&lt;step&gt;_s-generated.png</c> and in TensorBoard.</summary>
+    static void SaveSamples(ExperimentConfig config, GeneratorTraining state, ITokenizer tokenizer, ClassNames classes, RunFolder run,
+        long step, int seed, Device device)
+    {
+        using var scope = NewDisposeScope();
+        int perClass = Math.Max(1, config.Training?.NumGeneratedImages ?? 4);
+        var rows = Enumerable.Range(0, Math.Min(10, classes.Count)).ToList();
+        var labels = tensor(rows.SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray(), device: device);
+        using var noise = new SeededSamplerNoise((ulong)seed, device);
+        var result = new Sampler(state.Model, config.Model!.MlmModel!.Sampling, noise).Sample((int)labels.shape[0], labels);
+        using var _ = no_grad();
+        var images = tokenizer.DecodeTokens(result.Tokens).clamp(0, 1).cpu();
+        var grid = rows.Select((c, i) => (IReadOnlyList<Tensor>)Enumerable.Range(0, perClass).Select(k => images[i * perClass + k]).ToList()).ToList();
+        Images.SaveGrid(Path.Combine(run.Path, "train_generated_images", $"{step:D8}_s-generated.png"), grid);
+        run.Image("Train Generated", cat(rows.Select((_, i) => cat(Enumerable.Range(0, perClass).Select(k => images[i * perClass + k]).ToList(), 2)).ToList(), 1), step);
+    }
+
+    /// <summary>Held-out MLM loss and masked-token accuracy (EMA weights, eval mode, the same masking draws every time).</summary>
+    static void Evaluate(ExperimentConfig config, GeneratorTraining state, ITokenizer tokenizer, RunFolder run, long step, int seed, Device device, Action<string> log)
+    {
+        using var source = TokenSource.Open(config, DataSplit.Eval, tokenizer, device);
+        var mlm = config.Model!.MlmModel!;
+        double loss = 0, accuracy = 0;
+        int batches = 0;
+        state.Model.eval();
+        foreach (var (tokens, labels) in source.Pass(config.Training?.PerGpuBatchSize ?? 32).Take(50))
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            using var rng = new torch.Generator((ulong)Seeds.Mix(seed, batches, 11));
+            var split = Factorization.Split(tokens.to(device), 1 << state.Model.Bits, state.Model.Splits);
+            var (masked, masks) = Masking.GetMaskTokens(split, state.Model.MaskToken, mlm.TrainMaskScheduleStrategy, rng);
+            var logits = state.Model.forward(masked, labels.to(device), zeros(tokens.shape[0], ScalarType.Bool, device));
+            var o = state.Loss.Forward(logits, split, masks);
+            loss += o.MaskedTokenLoss.item<float>();
+            accuracy += o.MaskedCorrectTokens.item<float>();
+            batches++;
+        }
+        run.Scalar("eval/masked_token_loss", loss / batches, step);
+        run.Scalar("eval/masked_correct_tokens", accuracy / batches, step);
+        log(string.Create(CultureInfo.InvariantCulture, $"eval at step {step} (EMA weights, {batches} batches): masked-token loss {loss / batches:F4}, accuracy {accuracy / batches:P2}"));
+    }
+
+    /// <summary>The run's model folder (<c>model/</c>): the frozen tokenizer, the EMA generator, the config, the class names.</summary>
+    static void ExportModel(ExperimentConfig config, GeneratorTraining state, string tokenizerPath, ClassNames classes, RunFolder run, Device device, Action<string> log)
+    {
+        var dir = Path.Combine(run.Path, "model");
+        if (Directory.Exists(dir)) { log($"{dir} exists; not exported again"); return; }
+        var staging = Path.Combine(run.Path, ".export");
+        state.Ema?.Swap();
+        try
+        {
+            state.Save(staging);
+            using var pipeline = MaskBitPipeline.Load(config, tokenizerPath, Path.Combine(staging, TrainingFiles.Model), device, classes);
+            pipeline.Save(dir, $"# {config.Experiment!.Name}\n\nTrained with `maskbit train-generator` to step {state.GlobalStep} (EMA weights).\n");
+            log($"exported the model folder {dir}");
+        }
+        finally
+        {
+            state.Ema?.Swap();
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+}
+
+/// <summary>Where Stage II tokens come from: a <see cref="TokenCache"/> folder, or images encoded on the fly.</summary>
+sealed class TokenSource : IDisposable
+{
+    readonly TokenCache? _cache;
+    readonly ExperimentConfig _config;
+    readonly DataSplit _split;
+    readonly ITokenizer _tokenizer;
+    readonly Device _device;
+    public ClassNames ClassNames { get; }
+    public string Describe { get; }
+
+    TokenSource(ExperimentConfig config, DataSplit split, ITokenizer tokenizer, Device device, TokenCache? cache, ClassNames classes, string describe) =>
+        (_config, _split, _tokenizer, _device, _cache, ClassNames, Describe) = (config, split, tokenizer, device, cache, classes, describe);
+
+    public static TokenSource Open(ExperimentConfig config, DataSplit split, ITokenizer tokenizer, Device device)
+    {
+        var p = config.Dataset?.Params ?? throw new ConfigException("the config has no dataset.params section (it names the data sets)");
+        var spec = split == DataSplit.Train ? p.TrainShardsPathOrUrl : p.EvalShardsPathOrUrl;
+        if (File.Exists(Path.Combine(spec, TokenCache.IndexFile)))
+        {
+            var cache = TokenCache.Read(spec, tokenizer);
+            return new TokenSource(config, split, tokenizer, device, cache, cache.ClassNames, $"the token cache {spec} ({cache.Count:N0} examples)");
+        }
+        var dataset = Datasets.FromConfig(config, split);
+        if (dataset.Count == 0) throw new ConfigException($"{spec}: the data set is empty");
+        return new TokenSource(config, split, tokenizer, device, null, dataset.ClassNames, $"{dataset.Source} ({dataset.Count:N0} images, encoded on the fly)");
+    }
+
+    /// <summary>Endless training batches (tokens [B, h*w], labels [B], the position after the batch).</summary>
+    public IEnumerable<(Tensor tokens, Tensor labels, LoaderPosition next)> Batches(int batchSize, int seed, LoaderPosition start)
+    {
+        if (_cache is not null)
+        {
+            foreach (var b in _cache.Batches(batchSize, seed, start)) yield return b;
+            yield break;
+        }
+        using var loader = Data.DataLoader.FromConfig(_config, _split, start);
+        while (loader.Next() is { } batch)
+            yield return (Encode(batch.Images), batch.Labels, loader.Position);
+    }
+
+    /// <summary>One pass in order (evaluation): tokens [B, h*w], labels [B].</summary>
+    public IEnumerable<(Tensor tokens, Tensor labels)> Pass(int batchSize)
+    {
+        if (_cache is not null)
+        {
+            for (long s = 0; s < _cache.Count; s += batchSize)
+            {
+                long n = Math.Min(batchSize, _cache.Count - s);
+                yield return (_cache.Tokens.narrow(0, s, n), _cache.Labels.narrow(0, s, n));
+            }
+            yield break;
+        }
+        using var loader = Data.DataLoader.FromConfig(_config, _split);
+        while (loader.Next() is { } batch)
+            yield return (Encode(batch.Images), batch.Labels);
+    }
+
+    // images [B, C, S, S] -> tokens [B, h*w] on the CPU. (Not yielded from inside no_grad: the caller's step would
+    // run with gradients off while the iterator is suspended there.)
+    Tensor Encode(Tensor images)
+    {
+        using var _ = no_grad();
+        return _tokenizer.Tokenize(images.to(_device)).cpu();
+    }
+
+    public void Dispose() => _cache?.Dispose();
+}

@@ -1,0 +1,131 @@
+using System.Text.Json.Nodes;
+using MaskBit.Config;
+using MaskBit.Data;
+using MaskBit.Interop;
+using MaskBit.Pipeline;
+using MaskBit.Tests.Cli;
+using MaskBit.Tests.Data;
+using MaskBit.Training;
+using static TorchSharp.torch;
+
+namespace MaskBit.Tests.Training;
+
+/// <summary>The Stage II loop and the token cache on the tiny generator preset, the golden tiny tokenizer (A) and a
+/// tiny Fashion-MNIST-format data set made in the test.</summary>
+public class GeneratorTrainerTests
+{
+    static string Tokenizer => Path.Combine(Golden.RepoCopy, "tokenizer_lfq_small", "model.bin");
+    static string ConfigFile => Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_generator.yaml");
+
+    static ExperimentConfig Config(CliRunner.TempDir tmp, string train, params string[] extra) =>
+        ConfigLoader.Load(ConfigFile,
+        [
+            $"dataset.params.train_shards_path_or_url={train}", $"dataset.params.eval_shards_path_or_url=fashion-mnist:{tmp["fmnist"]}",
+            "dataset.params.num_workers_per_gpu=1", "training.per_gpu_batch_size=8", "training.max_train_steps=4",
+            "lr_scheduler.params.warmup_steps=2", "experiment.save_every=2", "experiment.eval_every=4", "experiment.generate_every=2",
+            "experiment.log_every=1", "model.mlm_model.num_steps=2", "training.num_generated_images=1", .. extra,
+        ]);
+
+    /// <summary>The tiny data set and its token cache (encoded by the golden tokenizer, flipped copies added).</summary>
+    static string Cache(CliRunner.TempDir tmp)
+    {
+        DataFixtures.FashionMnistFolder(tmp["fmnist"], 40, 16);
+        var (code, stdout, stderr) = CliRunner.Run("pretokenize", "-c", ConfigFile, "--tokenizer", Tokenizer,
+            "--data", $"fashion-mnist:{tmp["fmnist"]}", "--flip", "-o", tmp["cache"]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("wrote 80 token grids (8x8, codebook 1024) of 10 classes", stdout);
+        return tmp["cache"];
+    }
+
+    static Dictionary<string, Tensor> Load(string checkpoint) =>
+        new[] { TrainingFiles.Model, TrainingFiles.EmaModel, TrainingFiles.Optimizer }
+            .SelectMany(f => Checkpoint.ReadStateDict(Path.Combine(checkpoint, f)).Select(kv => KeyValuePair.Create($"{f}:{kv.Key}", kv.Value)))
+            .ToDictionary();
+
+    [Fact]
+    public void ResumeIsBitIdenticalAndTheRunEndsWithAModelFolder()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var config = Config(tmp, Cache(tmp));
+        GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["straight"] }, Tokenizer);
+        var log = new List<string>();
+        GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["resumed"], StopAtStep = 2, OnLog = log.Add }, Tokenizer);
+        Assert.False(Directory.Exists(Path.Combine(tmp["resumed"], "model"))); // stopped early: no export yet
+        GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["resumed"], OnLog = log.Add }, Tokenizer);
+        Assert.Contains(log, l => l.Contains("resumed from") && l.Contains("checkpoint-2"));
+
+        using (var scope = NewDisposeScope())
+        {
+            var a = Load(Path.Combine(tmp["straight"], "checkpoint-4"));
+            var b = Load(Path.Combine(tmp["resumed"], "checkpoint-4"));
+            Assert.Equal(a.Keys.Order(), b.Keys.Order());
+            Assert.Contains("unwrapped_model/pytorch_model.bin:token_emb.weight", a.Keys); // the released naming
+            foreach (var (k, t) in a) Assert.True(t.equal(b[k]).all().item<bool>(), $"{k} differs after resume");
+        }
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(tmp["straight"], "train_generated_images"), "*.png"));
+        Assert.Contains(File.ReadAllLines(Path.Combine(tmp["straight"], RunFolder.LogFile)), l => l.Contains("eval at step 4") && l.Contains("masked-token loss"));
+        using var pipeline = MaskBitPipeline.FromFolder(Path.Combine(tmp["straight"], "model"));
+        Assert.Equal(10, pipeline.Classes.Count);
+        Assert.Equal(7, pipeline.Classes.Resolve("sneaker"));
+        using var images = pipeline.Generate([7], options: pipeline.Sampling with { NumSteps = 2 });
+        Assert.Equal(new long[] { 1, 3, 32, 32 }, images.Images.shape);
+    }
+
+    [Fact]
+    public void TrainingOnImagesEncodesThemOnTheFly()
+    {
+        using var tmp = new CliRunner.TempDir();
+        DataFixtures.FashionMnistFolder(tmp["fmnist"], 40, 16);
+        var log = new List<string>();
+        GeneratorTrainer.Run(Config(tmp, $"fashion-mnist:{tmp["fmnist"]}", "training.max_train_steps=2"),
+            new TrainingRunOptions { OutputDir = tmp["run"], OnLog = log.Add }, Tokenizer);
+        Assert.Contains(log, l => l.Contains("encoded on the fly"));
+        Assert.True(Directory.Exists(Path.Combine(tmp["run"], "checkpoint-2")));
+    }
+
+    public static TheoryData<string, string> BadInputs => new()
+    {
+        { "other-tokenizer", "made by another tokenizer" },
+        { "tokenizer-config", "model expects" },
+        { "empty", "the data set is empty" },
+        { "labels", "outside the 3 classes" },
+        { "not-a-cache", "dataset.params.train_shards_path_or_url" },
+    };
+
+    [Theory, MemberData(nameof(BadInputs))]
+    public void BadInputIsOneLineBeforeTheFirstStep(string kind, string expected)
+    {
+        using var tmp = new CliRunner.TempDir();
+        var cache = Cache(tmp);
+        var config = Config(tmp, cache);
+        var tokenizer = Tokenizer;
+        switch (kind)
+        {
+            case "other-tokenizer":
+                // The same architecture with one weight changed: same codebook, different fingerprint.
+                var file = Checkpoint.ReadStateDict(Tokenizer);
+                using (no_grad()) file["decoder.conv_out.bias"].add_(0.01f);
+                tokenizer = tmp["other.bin"];
+                Checkpoint.WriteStateDict(tokenizer, file);
+                break;
+            case "tokenizer-config": config = Config(tmp, cache, "model.vq_model.token_size=12", "model.vq_model.codebook_size=4096"); break;
+            case "empty":
+                DataFixtures.FashionMnistFolder(tmp["empty"], 0, 0);
+                config = Config(tmp, $"fashion-mnist:{tmp["empty"]}");
+                break;
+            case "labels":
+                var index = Path.Combine(cache, TokenCache.IndexFile);
+                var json = JsonNode.Parse(File.ReadAllText(index))!;
+                json["classes"] = new JsonArray("a", "b", "c");
+                File.WriteAllText(index, json.ToJsonString());
+                FileDigests.Write(cache);
+                break;
+            case "not-a-cache": config = Config(tmp, tmp["nowhere"]); break;
+        }
+        var e = Record.Exception(() => GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["run"] }, tokenizer));
+        Assert.NotNull(e);
+        DataFixtures.OneLine(e);
+        Assert.Contains(expected, e.Message);
+        Assert.False(Directory.Exists(tmp["run"])); // nothing written before the first step
+    }
+}
