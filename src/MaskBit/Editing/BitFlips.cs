@@ -19,7 +19,7 @@ public static class BitFlips
         if (bits.Count == 0) throw new ArgumentException("no bits to flip");
         foreach (var bit in bits)
             if (bit < 0 || bit >= tokenBits)
-                throw new ArgumentOutOfRangeException(nameof(bits), $"bit {bit} is beyond the {tokenBits}-bit tokens (bits 0..{tokenBits - 1})");
+                throw new ArgumentException($"bit {bit} is beyond the {tokenBits}-bit tokens (bits 0..{tokenBits - 1})");
         if (bits.Distinct().Count() != bits.Count) throw new ArgumentException($"bits {string.Join(",", bits)}: a bit listed twice would flip back");
         if (region is not null && (region.Height != tokens.shape[1] || region.Width != tokens.shape[2]))
             throw new ArgumentException($"the region's {region.Width}x{region.Height} grid does not fit the {tokens.shape[2]}x{tokens.shape[1]} token grid");
