@@ -13,6 +13,11 @@ public static class App
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(DetokenizeCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(InpaintCommand.Create());
+        root.Subcommands.Add(OutpaintCommand.Create());
+        root.Subcommands.Add(EditCommand.Create());
+        root.Subcommands.Add(BitFlipCommand.Create());
+        root.Subcommands.Add(InterpolateCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(TrainTokenizerCommand.Create());
         root.Subcommands.Add(PretokenizeCommand.Create());

@@ -17,14 +17,7 @@ public static class GenerateCommand
         var model = new ModelOptions(withGenerator: true);
         var classes = new Option<string[]>("--classes") { Description = "Classes by index or name (\"207\", \"goldfish\", \"golden retriever\"); default: ImageNet models the original's ten demo labels, others every class", AllowMultipleArgumentsPerToken = true };
         var perClass = new Option<int>("--per-class", "--samples-per-class", "-n") { Description = "Images per class (one grid row each class)", DefaultValueFactory = _ => 4 };
-        var preset = new Option<string?>("--preset") { Description = $"Sampling settings of an official config: {string.Join(", ", SamplingOptions.Presets.Keys)} (default: the model's config)" };
-        var steps = new Option<int?>("--steps") { Description = "Decoding steps (num_steps)" };
-        var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale (guidance_scale)" };
-        var annealing = new Option<string?>("--guidance-annealing") { Description = "none | linear | cosine (guidance_annealing)" };
-        var scalePow = new Option<double?>("--scale-pow") { Description = "Exponent of the cosine guidance ramp (scale_pow)" };
-        var temperature = new Option<double?>("--temperature") { Description = "Gumbel noise temperature on the confidences, annealed to 0 (randomize_temperature)" };
-        var softmaxTemperature = new Option<double?>("--softmax-temperature") { Description = "Softmax temperature (softmax_temperature)" };
-        var schedule = new Option<string?>("--schedule") { Description = "Mask schedule: arccos | cosine | linear | square | root (gen_mask_schedule_strategy)" };
+        var sampling = new SamplingFlags();
         var seed = new Option<ulong>("--seed") { Description = "Random seed (same seed and batch size, same images)", DefaultValueFactory = _ => 42UL };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per sampler batch (guidance doubles it)", DefaultValueFactory = _ => 8 };
         var output = new Option<FileInfo>("--output", "-o") { Description = "PNG grid to write", DefaultValueFactory = _ => new FileInfo("samples.png") };
@@ -32,26 +25,18 @@ public static class GenerateCommand
 
         var cmd = new Command("generate", "Generate class-conditional images with LFQ-BERT and the tokenizer.");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { classes, perClass, preset, steps, guidance, annealing, scalePow, temperature, softmaxTemperature, schedule, seed, batchSize, output, individual })
+        cmd.Options.Add(classes);
+        cmd.Options.Add(perClass);
+        sampling.AddTo(cmd);
+        foreach (var o in new Option[] { seed, batchSize, output, individual })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(perClass), "--per-class");
             int bs = CliChecks.Positive(r.GetValue(batchSize), "--batch-size");
-            if (r.GetValue(steps) is int s && s < 1) throw new ArgumentException($"--steps must be >= 1, got {s}");
-            var presetOptions = r.GetValue(preset) is { } name ? SamplingOptions.Preset(name) : null;
+            sampling.Preset(r);
             using var pipeline = model.Load(r);
-            var baseOptions = presetOptions ?? pipeline.Sampling;
-            var options = (baseOptions with
-            {
-                NumSteps = r.GetValue(steps) ?? baseOptions.NumSteps,
-                GuidanceScale = r.GetValue(guidance) ?? baseOptions.GuidanceScale,
-                GuidanceAnnealing = r.GetValue(annealing) ?? baseOptions.GuidanceAnnealing,
-                ScalePow = r.GetValue(scalePow) ?? baseOptions.ScalePow,
-                RandomizeTemperature = r.GetValue(temperature) ?? baseOptions.RandomizeTemperature,
-                SoftmaxTemperature = r.GetValue(softmaxTemperature) ?? baseOptions.SoftmaxTemperature,
-                GenMaskScheduleStrategy = r.GetValue(schedule) ?? baseOptions.GenMaskScheduleStrategy,
-            }).Validate();
+            var options = sampling.Resolve(r, pipeline.Sampling);
 
             ulong seedValue = r.GetValue(seed);
             var classList = r.GetValue(classes) is { Length: > 0 } given

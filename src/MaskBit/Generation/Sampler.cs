@@ -126,17 +126,45 @@ public sealed class Sampler
         var device = _model.parameters().First().device;
         labels = (labels ?? DefaultLabels(numSamples, labelRng)).to(device);
         if (labels.numel() != numSamples) throw new ArgumentException($"got {labels.numel()} labels for {numSamples} samples");
+        var start = torch.full([numSamples, _model.SeqLen, _model.Splits], _model.MaskToken, ScalarType.Int64, device);
+        return Decode(start, labels, null, onStep);
+    }
+
+    /// <summary>
+    /// Completes partly known split tokens (inpainting): <paramref name="start"/> [B, N, m] holds the mask token at the
+    /// elements to generate and fixed values elsewhere; every sample must mask the same number M of elements. The
+    /// decoding loop is <see cref="Sample"/>'s with the unmask schedule scaled to M (k = clamp(floor(ratio * M), 1,
+    /// masked - 1), and no element re-masked once a single one is left), so the fixed elements never change.
+    /// Use <see cref="SamplingOptions.NumSteps"/> &lt;= M; more steps only repeat the last prediction.
+    /// </summary>
+    public SampleResult Complete(Tensor start, Tensor labels, Action<SamplerStep>? onStep = null)
+    {
+        if (start.ndim != 3 || start.shape[1] != _model.SeqLen || start.shape[2] != _model.Splits)
+            throw new ArgumentException($"split tokens must be [B, {_model.SeqLen}, {_model.Splits}], got [{string.Join(", ", start.shape)}]");
+        if (labels.numel() != start.shape[0]) throw new ArgumentException($"got {labels.numel()} labels for {start.shape[0]} samples");
+        using var outer = NewDisposeScope();
+        var device = _model.parameters().First().device;
+        var masked = start.eq(_model.MaskToken).view(start.shape[0], -1).sum(1).cpu().data<long>().ToArray();
+        if (masked.Distinct().Count() != 1)
+            throw new ArgumentException($"every sample must mask the same number of elements, got {string.Join(", ", masked)}");
+        if (masked[0] == 0) throw new ArgumentException("no masked element to generate");
+        return Decode(start.to(device), labels.to(device), (int)masked[0], onStep);
+    }
+
+    // The decoding loop from tokens [B, N, m] on the model's device; numMaskable: null for full generation, else the
+    // number of masked elements of a completion. Runs inside the caller's dispose scope.
+    SampleResult Decode(Tensor tokens, Tensor labels, int? numMaskable, Action<SamplerStep>? onStep)
+    {
         bool wasTraining = _model.training;
         _model.eval();
         try
         {
             using var noGrad = torch.no_grad();
-            var tokens = torch.full([numSamples, _model.SeqLen, _model.Splits], _model.MaskToken, ScalarType.Int64, device);
             var history = new List<Tensor>();
             for (int i = 0; i < Options.NumSteps; i++)
             {
                 using var stepScope = NewDisposeScope();
-                var step = Step(i, tokens, labels);
+                var step = Step(i, tokens, labels, numMaskable);
                 onStep?.Invoke(step);
                 tokens = step.TokensAfter.MoveToOuterDisposeScope();
                 history.Add(step.Pred.MoveToOuterDisposeScope());
@@ -154,9 +182,11 @@ public sealed class Sampler
 
     /// <summary>
     /// Decoding step <paramref name="step"/> (0-based) from tokens [B, N, m] (mask token = unknown) with labels [B].
-    /// Public so that a recorded trace can be replayed step by step (teacher forcing).
+    /// Public so that a recorded trace can be replayed step by step (teacher forcing). <paramref name="numMaskable"/>:
+    /// null for full generation (the schedule over N * m elements), else the masked elements of a completion
+    /// (see <see cref="Complete"/>).
     /// </summary>
-    public SamplerStep Step(int step, Tensor tokens, Tensor labels)
+    public SamplerStep Step(int step, Tensor tokens, Tensor labels, int? numMaskable = null)
     {
         var o = Options;
         double progress = (double)(step + 1) / o.NumSteps;
@@ -188,11 +218,14 @@ public sealed class Sampler
         var noise = _noise.Gumbel(pred.shape, step) * o.RandomizeTemperature * (1 - progress);
         confidence = torch.log(confidence) + noise.to(confidence.device);
         float ratio = Masking.GetMaskingRatio(progress, o.GenMaskScheduleStrategy);
-        var (maskLen, k) = NumTokensToMask(ratio, NumMaskable, numMasked);
+        var (maskLen, k) = NumTokensToMask(ratio, numMaskable ?? NumMaskable, numMasked);
         var sorted = confidence.view(b, -1).sort(-1).Values;
         // k = 0 (one element left before the last step) indexes -1 in the original: the largest value (+inf), so
-        // everything is re-masked. Kept for fidelity; unreachable with the shipped schedules.
-        var threshold = sorted.select(1, k >= 1 ? k - 1 : sorted.shape[1] + k - 1);        // [B]
+        // everything is re-masked. Kept for fidelity in full generation (unreachable with the shipped schedules); a
+        // completion re-masks nothing instead, keeping its fixed elements.
+        var threshold = k >= 1 ? sorted.select(1, k - 1)                                  // [B]
+            : numMaskable is null ? sorted.select(1, sorted.shape[1] + k - 1)
+            : torch.full(b, double.NegativeInfinity, confidence.dtype, confidence.device);
         var tokensAfter = pred.masked_fill(confidence.le(threshold.view(-1, 1, 1)), _model.MaskToken);
         return new SamplerStep(step, guidanceScale, probs.MoveToOuterDisposeScope(), pred.MoveToOuterDisposeScope(),
             confidence.MoveToOuterDisposeScope(), ratio, maskLen, numMasked, k, threshold.MoveToOuterDisposeScope(),

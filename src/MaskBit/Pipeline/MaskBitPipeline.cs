@@ -273,14 +273,15 @@ public sealed class MaskBitPipeline : IDisposable
     /// <summary>images [B, 3, H, W] in [0, 1] -> token indices [B, h*w] int64 (row-major), on the CPU.</summary>
     public Tensor Tokenize(Tensor images) => Batched(CheckImages(images), x => Tokenizer.Tokenize(x));
 
-    /// <summary>tokens [B, h*w] int64 -> images [B, 3, H, W] in [0, 1] (clamped), on the CPU.</summary>
+    /// <summary>tokens [B, h*w] int64 (a square grid) or [B, h, w] (any grid, e.g. an outpainted one) -> images
+    /// [B, 3, h*f, w*f] in [0, 1] (clamped), on the CPU.</summary>
     public Tensor Detokenize(Tensor tokens)
     {
-        if (tokens.ndim != 2) throw new ArgumentException($"expected tokens [B, h*w], got [{string.Join(", ", tokens.shape)}]");
+        if (tokens.ndim is not (2 or 3)) throw new ArgumentException($"expected tokens [B, h*w] or [B, h, w], got [{string.Join(", ", tokens.shape)}]");
         using (var scope = NewDisposeScope())
             if (tokens.numel() > 0 && (tokens.min().item<long>() < 0 || tokens.max().item<long>() >= CodebookSize))
                 throw new ArgumentException($"token indices must be in 0..{CodebookSize - 1} (the tokenizer's codebook), got {tokens.min().item<long>()}..{tokens.max().item<long>()}");
-        return Batched(tokens, t => Tokenizer.DecodeTokens(t).clamp(0, 1));
+        return Batched(tokens, t => (t.ndim == 2 ? Tokenizer.DecodeTokens(t) : Tokenizer.DecodeTokenGrid(t)).clamp(0, 1));
     }
 
     /// <summary>

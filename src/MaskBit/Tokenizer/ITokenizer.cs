@@ -31,8 +31,15 @@ public static class TokenizerExtensions
         long n = tokens.shape[1];
         long side = (long)Math.Round(Math.Sqrt(n));
         if (side * side != n) throw new ArgumentException($"decode_tokens needs a square token grid, got {n} tokens");
-        var z = tokenizer.Quantize.GetCodebookEntry(tokens).reshape(tokens.shape[0], side, side, -1).permute(0, 3, 1, 2);
-        return tokenizer.Decode(z);
+        return tokenizer.DecodeTokenGrid(tokens.view(tokens.shape[0], side, side));
+    }
+
+    /// <summary>tokens: [B, h, w] (any h, w: the decoder is convolutional) -> images [B, 3, h*f, w*f], unclamped.</summary>
+    public static Tensor DecodeTokenGrid(this ITokenizer tokenizer, Tensor tokens)
+    {
+        if (tokens.ndim != 3) throw new ArgumentException($"expected a token grid [B, h, w], got [{string.Join(", ", tokens.shape)}]");
+        var z = tokenizer.Quantize.GetCodebookEntry(tokens).reshape(tokens.shape[0], tokens.shape[1], tokens.shape[2], -1).permute(0, 3, 1, 2);
+        return tokenizer.Decode(z);                                                        // z [B, C, h, w]
     }
 
     /// <summary>x: [B, 3, H, W] -> token indices [B, h*w] (int64, row-major).</summary>

@@ -72,6 +72,34 @@ public class SamplerTests
     }
 
     [Fact]
+    public void CompletionKeepsTheFixedElementsAndFollowsTheScheduleOfTheMaskedOnes()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Tiny();
+        using var noise = new SeededSamplerNoise(5);
+        var known = randint(0, model.EffectiveCodebookSize, new long[] { 2, 16, 2 }, generator: new Generator(1));
+        var masked = zeros(new long[] { 1, 16, 2 }, ScalarType.Bool);
+        masked[0, TensorIndex.Slice(3, 10)] = tensor(true);                                 // 14 of 32 elements
+        var start = known.masked_fill(masked, model.MaskToken);
+        var counts = new List<long>();
+        var result = new Sampler(model, Options, noise).Complete(start, tensor(new long[] { 1, 2 }),
+            step => counts.Add(step.TokensAfter[0].eq(model.MaskToken).sum().item<long>()));
+        var fixedElements = masked.logical_not().expand_as(known);
+        Assert.True(result.SplitTokens.masked_select(fixedElements).equal(known.masked_select(fixedElements)).all().item<bool>());
+        Assert.True(result.SplitTokens.lt(model.EffectiveCodebookSize).all().item<bool>(), "no mask token left");
+        Assert.Equal(Sampler.UnmaskSchedule(6, 14, "arccos").Select(s => s.MaskedAfter), counts);
+        // Once a single element is left the completion re-masks nothing (full generation would re-mask everything).
+        var few = known.clone();
+        few[.., 0, 0] = tensor((long)model.MaskToken);
+        few[.., 0, 1] = tensor((long)model.MaskToken);
+        var r = new Sampler(model, Options, noise).Complete(few, tensor(new long[] { 1, 2 }));
+        Assert.True(r.SplitTokens.narrow(1, 1, 15).equal(known.narrow(1, 1, 15)).all().item<bool>());
+        Assert.Contains("same number", Assert.Throws<ArgumentException>(() => new Sampler(model, Options, noise).Complete(
+            start.masked_fill(tensor(new[] { false, true }).view(2, 1, 1), 0), tensor(new long[] { 1, 2 }))).Message);
+        Assert.Contains("no masked element", Assert.Throws<ArgumentException>(() => new Sampler(model, Options, noise).Complete(known, tensor(new long[] { 1, 2 }))).Message);
+    }
+
+    [Fact]
     public void GuidanceRampMatchesTheSpecTable()
     {
         // spec 5: s_t for cosine, T = 64, at i = 0, 1, 16, 32, 48, 63
