@@ -12,6 +12,7 @@ namespace MaskBit.Tests.Training;
 
 /// <summary>The Stage II loop and the token cache on the tiny generator preset, the golden tiny tokenizer (A) and a
 /// tiny Fashion-MNIST-format data set made in the test.</summary>
+[Collection(GlobalRngCollection.Name)]
 public class GeneratorTrainerTests
 {
     static string Tokenizer => Path.Combine(Golden.RepoCopy, "tokenizer_lfq_small", "model.bin");

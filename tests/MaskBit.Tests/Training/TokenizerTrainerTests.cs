@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace MaskBit.Tests.Training;
 
 /// <summary>The Stage I loop on a tiny config and a tiny Fashion-MNIST-format data set made in the test.</summary>
+[Collection(GlobalRngCollection.Name)]
 public class TokenizerTrainerTests
 {
     /// <summary>The tiny tokenizer preset on a data set of 64 random images, 4 per batch, discriminator from step 2.</summary>
