@@ -161,6 +161,9 @@ public sealed class ResNet18Cntk : Module<Tensor, Tensor>
     /// <summary>Preprocessed input [B, 3, 224, 224] -> 512-d pooled features [B, 512] (the ONNX graph's output).</summary>
     public override Tensor forward(Tensor x) => Features(x).pooled;
 
+    /// <summary>The device the network's weights are on.</summary>
+    public Device Device => mean_image.device;
+
     /// <summary>RGB images in [0, 1], [B, 3, H, W] -> pooled features [B, 512].</summary>
     public Tensor Embed(Tensor images)
     {
