@@ -15,10 +15,8 @@ public sealed class FactWhenResNet18Attribute : FactAttribute
     }
 }
 
-public class ResNet18CntkTests
+public class ResNet18CntkTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    static readonly Lazy<ResNet18Cntk> Net = new(() => ResNet18Cntk.Load());
-
     /// <summary>Three 224x224 RGB images with integer pixel values 0..255 (as decoded files have): noise, smooth
     /// gradients with stripes, and blocks, so every kernel and the padded borders see structure.</summary>
     static Tensor Images255()
@@ -43,6 +41,7 @@ public class ResNet18CntkTests
     [FactWhenResNet18]
     public void FeaturesMatchOnnxRuntimeRunningTheExportedGraphs()
     {
+        using var ours18 = ResNet18Cntk.Load(); // outside the dispose scope, which would free its weights
         using var scope = NewDisposeScope();
         var model = ResNet18Cntk.Find()!;
         var prepPath = Path.Combine(Path.GetDirectoryName(model)!, "..", "ResNetPrepOnnx", ResNet18Cntk.PreprocessFileName);
@@ -50,8 +49,8 @@ public class ResNet18CntkTests
         using var net = new InferenceSession(model);
         var images = Images255();
         using var _ = no_grad();
-        var ours = Net.Value.Embed(images / 255);                  // [3, 512]
-        var oursPrep = Net.Value.Preprocess(images / 255);         // [3, 3, 224, 224]
+        var ours = ours18.Embed(images / 255);                  // [3, 512]
+        var oursPrep = ours18.Preprocess(images / 255);         // [3, 3, 224, 224]
         double maxFeature = 0, maxDiff = 0, maxPrepDiff = 0;
         for (int i = 0; i < images.shape[0]; i++)
         {
@@ -66,6 +65,7 @@ public class ResNet18CntkTests
         Assert.True(maxFeature > 0.1, $"features are all near zero (max {maxFeature}): the comparison would prove nothing");
         Assert.True(maxPrepDiff < 1e-3, $"preprocessing differs from ResNetPreprocess.onnx by up to {maxPrepDiff}");
         Assert.True(maxDiff < 1e-3 * maxFeature, $"features differ from ONNX Runtime by up to {maxDiff} (largest feature {maxFeature})");
+        output.WriteLine($"max abs difference to ONNX Runtime: features {maxDiff:E2} (largest {maxFeature:F3}), preprocessing {maxPrepDiff:E2}");
     }
 
     [FactWhenResNet18]
@@ -75,7 +75,7 @@ public class ResNet18CntkTests
         var g = new Generator(3);
         var input = rand([2, 3, 32, 32], generator: g);
         var target = rand([2, 3, 32, 32], generator: g);
-        var loss = new ResNet18PerceptualLoss(ResNet18Cntk.Load(), onPooled: false);
+        using var loss = new ResNet18PerceptualLoss(ResNet18Cntk.Load(), onPooled: false);
         Tensor Grad(Tensor x, Tensor t)
         {
             var leaf = x.detach().requires_grad_(true);
@@ -94,9 +94,9 @@ public class ResNet18CntkTests
         // element-wise bound would be meaningless; a wrong convolution gradient is off by O(1).
         double err = (grad32.to(float64) - grad64).norm().item<double>() / norm;
         Assert.True(err < 1e-2, $"float32 input gradient differs from float64 by {err:E2} (relative L2)");
-        // float64 autograd against central differences along a random direction
+        // float64 autograd against central differences along a random direction (a small step: ReLU and max-pool kinks)
         var dir = randn([2, 3, 32, 32], float64, generator: g);
-        double h = 1e-4;
+        double h = 1e-7;
         using var _ = no_grad();
         var fd = (loss.call(x64 + h * dir, t64).item<double>() - loss.call(x64 - h * dir, t64).item<double>()) / (2 * h);
         var analytic = (grad64 * dir).sum().item<double>();
@@ -114,6 +114,27 @@ public class ResNet18CntkTests
         Assert.True(loss.call(x, x.flip(3)).item<float>() > 0);
         var e = Assert.Throws<ArgumentException>(() => new ResNet18Cntk().Features(rand(1, 3, 64, 64)));
         Assert.Contains("[1, 3, 64, 64]", e.Message);
+    }
+
+    [FactWhenResNet18]
+    public void FrechetDistanceOnItsFeaturesIsZeroForASetAndItselfAndGrowsWithAShift()
+    {
+        using var net = ResNet18Cntk.Load();
+        using var scope = NewDisposeScope();
+        var g = new Generator(11);
+        var images = nn.functional.interpolate(rand([6, 3, 8, 8], generator: g), [32, 32], mode: InterpolationMode.Bilinear);
+        double Fd(Tensor fake)
+        {
+            using var ev = new MaskBit.Evaluation.TokenizerEvaluator(4, resnet18: net);
+            ev.Update(images, fake, zeros(6, 4, 4, dtype: int64));
+            var result = ev.Result();
+            Assert.Contains(result.Entries(), e => e.Key == "FD_ResNet18");
+            return result.FdResNet18!.Value;
+        }
+        double same = Fd(images.clone()), shifted = Fd((images * 0.6 + 0.3).clamp(0, 1));
+        // 6 images: a rank-5 covariance, whose square root in float64 leaves ~1e-5 of rounding
+        Assert.True(Math.Abs(same) < 1e-3, $"FD_ResNet18 of a set and itself = {same}");
+        Assert.True(shifted > 1, $"FD_ResNet18 of a set and its contrast-reduced copy = {shifted}");
     }
 
     [Fact]
