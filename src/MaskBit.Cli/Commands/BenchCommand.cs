@@ -216,8 +216,12 @@ public static class BenchCommand
             Losses = losses with { DiscriminatorStart = 0 },
             Training = (cfg.Training ?? new()) with { PerGpuBatchSize = batch },
         };
-        var perceptual = losses.PerceptualLoss == "resnet50" && losses.PerceptualWeight > 0
-            ? new MaskBit.Training.Losses.PerceptualLoss(new MaskBit.Training.Losses.ResNet50(), losses.PerceptualLossOnLogits) : null;
+        nn.Module<Tensor, Tensor, Tensor>? perceptual = losses.PerceptualWeight <= 0 ? null : losses.PerceptualLoss switch
+        {
+            "resnet50" => new MaskBit.Training.Losses.PerceptualLoss(new MaskBit.Training.Losses.ResNet50(), losses.PerceptualLossOnLogits),
+            "resnet18" => new MaskBit.Training.Losses.ResNet18PerceptualLoss(new MaskBit.Training.Losses.ResNet18Cntk(), losses.PerceptualLossOnLogits),
+            _ => null,
+        };
         perceptual?.to(dev);
         using var training = new MaskBit.Training.TokenizerTraining(cfg, perceptual, dev);
         int size = cfg.Dataset?.Preprocessing?.Resolution ?? 256;

@@ -3,6 +3,7 @@ using System.Globalization;
 using MaskBit.Data;
 using MaskBit.Evaluation;
 using MaskBit.Interop;
+using MaskBit.Training.Losses;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;
@@ -14,7 +15,8 @@ namespace MaskBit.Cli.Commands;
 /// (seed + j), so it does not depend on how the work is split into shards or resumed. Samples are clamped and truncated
 /// to uint8 as the original does and written as PNG (lossless: JPEG would change the FID); at the end the ADM suite's
 /// sample batch (<c>samples.npz</c>, <c>arr_0</c> uint8 [N, H, W, 3]) is written and, with the Inception weights, gFID
-/// (against <c>--ref-stats</c>) and IS are printed. A killed run continues from its state file; shards
+/// (against <c>--ref-stats</c>) and IS are printed, and FD_ResNet18 (the Fréchet distance on CNTK ResNet-18 features of
+/// the PNGs, against <c>--ref-stats-resnet18</c>) when that network is in the NuGet cache. A killed run continues from its state file; shards
 /// (<c>--shard i/n</c>) are combined by <c>maskbit eval-merge</c>.
 /// </summary>
 public static class EvalGeneratorCommand
@@ -27,13 +29,14 @@ public static class EvalGeneratorCommand
         var classes = new Option<string[]>("--classes") { Description = "Evaluate only these classes (index or name; default: every class)", AllowMultipleArgumentsPerToken = true };
         var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Output folder: samples/*.png, state files, samples.npz", Required = true };
         var refStats = new Option<FileInfo?>("--ref-stats") { Description = "Reference statistics (.npz with mu, sigma; the original: train_imagenet256_stats.npz / ADM's VIRTUAL_imagenet256_labeled.npz)" };
+        var refStats18 = new Option<FileInfo?>("--ref-stats-resnet18") { Description = "Reference statistics of CNTK ResNet-18 features (.npz with mu [512], sigma [512, 512]; maskbit fid-stats --network resnet18) for FD_ResNet18" };
         var shard = new Option<string>("--shard") { Description = "Do part i of n (0-based, e.g. 2/8) of the samples; combine with eval-merge", DefaultValueFactory = _ => "0/1" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the label permutation; sample j uses seed + j", DefaultValueFactory = _ => 0UL };
         var batchSize = new Option<int>("--batch-size") { Description = "Samples between two state saves (and per Inception pass)", DefaultValueFactory = _ => 16 };
 
         var cmd = new Command("eval-generator", "Sample the official evaluation set (PNG + ADM .npz batch) and compute gFID / IS.");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { perClass, classes, output, refStats, shard, seed, batchSize }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { perClass, classes, output, refStats, refStats18, shard, seed, batchSize }) cmd.Options.Add(o);
         weights.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -42,9 +45,12 @@ public static class EvalGeneratorCommand
             var (shardIndex, shardCount) = ParseShard(r.GetValue(shard)!);
             var outDir = r.GetValue(output)!.FullName;
             using var reference = r.GetValue(refStats) is { } rs ? FidStatistics.Load(rs.FullName) : null;
+            using var reference18 = r.GetValue(refStats18) is { } rs18 ? LoadResNet18Reference(rs18.FullName) : null;
             using var pipeline = model.Load(r);
             using var inception = weights.LoadInception(r, pipeline.Device);
             if (inception is null) Console.Error.WriteLine($"maskbit: note: gFID and IS skipped: {EvalWeightOptions.InceptionMissing}");
+            using var resnet18 = shardCount == 1 && reference18 is not null ? weights.LoadResNet18(r, pipeline.Device) : null;
+            if (reference18 is not null && resnet18 is null && shardCount == 1) Console.Error.WriteLine($"maskbit: note: FD_ResNet18 skipped: {EvalWeightOptions.ResNet18Missing}");
 
             var classList = r.GetValue(classes) is { Length: > 0 } given
                 ? given.Select(pipeline.Classes.Resolve).ToList()
@@ -79,7 +85,7 @@ public static class EvalGeneratorCommand
                     run.Save(j + 1, evaluator);
                 }
             });
-            if (shardCount == 1) Finish(outDir, total, reference, pipeline.ImageSize);
+            if (shardCount == 1) Finish(outDir, total, reference, pipeline.ImageSize, resnet18, reference18);
             else Console.WriteLine($"shard {shardIndex}/{shardCount} complete ({end - start} samples); run `maskbit eval-merge {outDir}` once every shard is done");
             return 0;
         });
@@ -105,11 +111,23 @@ public static class EvalGeneratorCommand
     internal static string SamplesDir(string outDir) => Path.Combine(outDir, "samples");
     static string SamplePath(string outDir, long j, int label) => Path.Combine(SamplesDir(outDir), $"{j:D6}_{label:D4}.png");
 
+    /// <summary>Statistics for FD_ResNet18, which must be 512-d (one-line error naming the file otherwise).</summary>
+    internal static FidStatistics LoadResNet18Reference(string path)
+    {
+        var stats = FidStatistics.Load(path);
+        if (stats.Dim == ResNet18Cntk.FeatureDim) return stats;
+        stats.Dispose();
+        throw new InvalidDataException($"--ref-stats-resnet18: {path} holds {stats.Dim}-d statistics, expected {ResNet18Cntk.FeatureDim}-d (write them with maskbit fid-stats --network resnet18)");
+    }
+
     /// <summary>
     /// Combines the finished shards' state files: the exact sum of their Inception sums (when they carry them), the
-    /// ADM batch <c>samples.npz</c> streamed from the PNGs in sample order, and the metrics as one JSON line.
+    /// ADM batch <c>samples.npz</c> streamed from the PNGs in sample order, and the metrics as one JSON line. With
+    /// <paramref name="resnet18"/> and <paramref name="reference18"/>, the PNGs also go through the CNTK ResNet-18 on the
+    /// way (16 at a time) for FD_ResNet18.
     /// </summary>
-    internal static void Finish(string outDir, long? expectedTotal, FidStatistics? reference, int? imageSize)
+    internal static void Finish(string outDir, long? expectedTotal, FidStatistics? reference, int? imageSize,
+        ResNet18Cntk? resnet18 = null, FidStatistics? reference18 = null)
     {
         var states = ShardRun.Completed(outDir);
         long total = states[0].Total;
@@ -119,6 +137,17 @@ public static class EvalGeneratorCommand
         var first = Images.Read(files[0]);
         if (imageSize is int s && (first.Width != s || first.Height != s)) throw new InvalidDataException($"{files[0]}: {first.Width}x{first.Height}, expected {s}x{s}");
         var batchPath = Path.Combine(outDir, "samples.npz");
+        using var moments18 = resnet18 is not null && reference18 is not null ? new FeatureMoments(ResNet18Cntk.FeatureDim) : null;
+        var pending = new List<Tensor>(); // uint8 [3, H, W] images waiting for the ResNet-18
+        void Embed()
+        {
+            if (moments18 is null || pending.Count == 0) return;
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            moments18.Add(resnet18!.Embed(stack(pending).to(resnet18.Device).to(float32) / 255));
+            foreach (var t in pending) t.Dispose();
+            pending.Clear();
+        }
         Progress.Run($"writing the ADM sample batch ({total} images)", total, advance =>
             Npz.WriteStreamed(batchPath, "arr_0", ScalarType.Byte, [total, first.Height, first.Width, 3], stream =>
             {
@@ -127,14 +156,21 @@ public static class EvalGeneratorCommand
                     var image = Images.Read(f);
                     if (image.Width != first.Width || image.Height != first.Height) throw new InvalidDataException($"{f}: {image.Width}x{image.Height}, the others are {first.Width}x{first.Height}");
                     stream.Write(image.Pixels); // HWC uint8, the ADM layout
+                    if (moments18 is not null) pending.Add(image.ToBytes());
+                    if (pending.Count == 16) Embed();
                     advance(1);
                 }
+                Embed();
             }));
+        using var stats18 = moments18?.Statistics();
+        double? fd18 = stats18 is null ? null : Fid.Distance(reference18!, stats18);
+        string fd18Json = fd18 is double f ? $", \"{TokenizerEvaluation.FdResNet18Key}\": {f.ToString("R", CultureInfo.InvariantCulture)}" : "";
         Console.WriteLine($"wrote {total} samples to {batchPath} (arr_0 uint8 [{total}, {first.Height}, {first.Width}, 3])");
         if (states.Any(st => st.Evaluator is null))
         {
             Console.Error.WriteLine("maskbit: note: gFID and IS need every shard run with the Inception weights (--inception)");
             foreach (var st in states) st.Evaluator?.Dispose();
+            if (fd18 is not null) Console.WriteLine($"{{\"num_samples\": {total}{fd18Json}}}");
             return;
         }
         using var merged = new GeneratorEvaluator();
@@ -142,7 +178,7 @@ public static class EvalGeneratorCommand
         var result = merged.Result(reference);
         var fid = result.Fid is double d ? $"\"FID\": {d.ToString("R", CultureInfo.InvariantCulture)}, " : "";
         if (reference is null) Console.Error.WriteLine("maskbit: note: no --ref-stats: FID not computed");
-        Console.WriteLine($"{{{fid}\"InceptionScore\": {result.InceptionScore.ToString("R", CultureInfo.InvariantCulture)}, \"num_samples\": {result.Count}}}");
+        Console.WriteLine($"{{{fid}\"InceptionScore\": {result.InceptionScore.ToString("R", CultureInfo.InvariantCulture)}, \"num_samples\": {result.Count}{fd18Json}}}");
     }
 
     /// <summary>

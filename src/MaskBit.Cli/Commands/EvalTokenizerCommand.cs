@@ -8,8 +8,9 @@ namespace MaskBit.Cli.Commands;
 /// <summary>
 /// <c>maskbit eval-tokenizer</c>: the original's <c>scripts/eval_tokenizer.py</c> over a folder of validation images:
 /// evaluation transform (resize + centre crop), reconstruction, clamp, and every metric of its TokenizerEvaluator
-/// (rFID against the real images' own statistics, IS, LPIPS, PSNR, SSIM, MAE, MSE, codebook usage and entropy).
-/// Prints a table and one JSON line with the original's result keys.
+/// (rFID against the real images' own statistics, IS, LPIPS, PSNR, SSIM, MAE, MSE, codebook usage and entropy), plus
+/// FD_ResNet18 (the same Fréchet distance on CNTK ResNet-18 features) when that network is in the NuGet cache.
+/// Prints a table and one JSON line with the original's result keys (and FD_ResNet18).
 /// </summary>
 public static class EvalTokenizerCommand
 {
@@ -34,10 +35,12 @@ public static class EvalTokenizerCommand
             pipeline.BatchSize = bs;
             using var inception = weights.LoadInception(r, pipeline.Device);
             using var lpips = weights.LoadLpips(r, pipeline.Device);
+            using var resnet18 = weights.LoadResNet18(r, pipeline.Device);
             if (inception is null) Console.Error.WriteLine($"maskbit: note: rFID and Inception Score skipped: {EvalWeightOptions.InceptionMissing}");
             if (lpips is null) Console.Error.WriteLine($"maskbit: note: LPIPS skipped: {weights.LpipsMissing(r)}");
+            if (resnet18 is null) Console.Error.WriteLine($"maskbit: note: FD_ResNet18 skipped: {EvalWeightOptions.ResNet18Missing}");
 
-            using var evaluator = new TokenizerEvaluator((int)pipeline.CodebookSize, inception, lpips);
+            using var evaluator = new TokenizerEvaluator((int)pipeline.CodebookSize, inception, lpips, resnet18);
             Progress.Run($"evaluating on {files.Count} image(s)", files.Count, advance =>
             {
                 foreach (var chunk in files.Chunk(bs))

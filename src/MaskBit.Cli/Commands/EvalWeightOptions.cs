@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MaskBit.Evaluation;
+using MaskBit.Training.Losses;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;
@@ -8,7 +9,8 @@ namespace MaskBit.Cli.Commands;
 /// The pretrained networks of the metrics, which the user supplies (none can be downloaded at run time): the FID
 /// Inception (<see cref="InceptionV3.WeightFileName"/>) and LPIPS (<see cref="Lpips.VggFileName"/> +
 /// <see cref="Lpips.LinFileName"/>). A flag names a file; without it the file is looked up in the weights folder
-/// (<c>$MASKBIT_WEIGHTS</c>, else <c>~/.cache/maskbit/weights</c>).
+/// (<c>$MASKBIT_WEIGHTS</c>, else <c>~/.cache/maskbit/weights</c>). The CNTK ResNet-18 of FD-ResNet18 comes from the NuGet
+/// cache instead (the project's build restores it), or from the file <c>--resnet18</c> names.
 /// </summary>
 public sealed class EvalWeightOptions(bool withLpips)
 {
@@ -19,12 +21,18 @@ public sealed class EvalWeightOptions(bool withLpips)
     public readonly Option<FileInfo?> LpipsVgg = new("--lpips-vgg") { Description = $"torchvision VGG16 IMAGENET1K_V1 weights ({Lpips.VggFileName}) for LPIPS; default: the weights folder" };
     public readonly Option<FileInfo?> LpipsLin = new("--lpips-lin") { Description = $"LPIPS v0.1 lin weights ({Lpips.LinFileName}, the original's pretrained/vgg_lpips.pth); default: the weights folder" };
 
+    public readonly Option<FileInfo?> ResNet18 = new("--resnet18")
+    {
+        Description = $"{ResNet18Cntk.ModelFileName} (NuGet {ResNet18Cntk.PackageId} {ResNet18Cntk.PackageVersion}) for the FD_ResNet18 metric; default: the NuGet cache",
+    };
+
     public static string Folder => Environment.GetEnvironmentVariable("MASKBIT_WEIGHTS") is { Length: > 0 } dir
         ? dir : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "maskbit", "weights");
 
     public void AddTo(Command command)
     {
         command.Options.Add(Inception);
+        command.Options.Add(ResNet18);
         if (!withLpips) return;
         command.Options.Add(LpipsVgg);
         command.Options.Add(LpipsLin);
@@ -47,6 +55,13 @@ public sealed class EvalWeightOptions(bool withLpips)
 
     public InceptionV3 RequireInception(ParseResult r, Device device) => LoadInception(r, device)
         ?? throw new FileNotFoundException(InceptionMissing);
+
+    /// <summary>The CNTK ResNet-18 (the <c>--resnet18</c> file, which must exist, else the NuGet cache's), or null when absent.</summary>
+    public ResNet18Cntk? LoadResNet18(ParseResult r, Device device) =>
+        ResNet18Cntk.Find(r.GetValue(ResNet18)?.FullName) is { } path ? ResNet18Cntk.Load(path, device) : null;
+
+    /// <summary>Why FD_ResNet18 cannot run.</summary>
+    public static string ResNet18Missing => $"{ResNet18Cntk.MissingMessage} with --resnet18";
 
     public Lpips? LoadLpips(ParseResult r, Device device)
     {

@@ -17,7 +17,7 @@ public static class TrainTokenizerCommand
         var config = new Option<FileInfo>("--config", "-c") { Description = "Tokenizer config (e.g. configs/presets/fmnist_tokenizer.yaml)", Required = true };
         var set = new Option<string[]>("--set") { Description = "Config override key=value (dotted, as the original: training.max_train_steps=1000); repeatable" };
         var output = new Option<DirectoryInfo?>("--output", "-o") { Description = "Run folder (default: runs/<experiment.name>); resumed when it holds checkpoints" };
-        var perceptual = new Option<FileInfo?>("--perceptual-weights") { Description = "torchvision ResNet-50 weights for losses.perceptual_loss: resnet50" };
+        var perceptual = new Option<FileInfo?>("--perceptual-weights") { Description = "torchvision ResNet-50 weights for losses.perceptual_loss: resnet50, or ResNet18.onnx for resnet18 (default: the NuGet cache)" };
         var stopAt = new Option<long?>("--stop-at") { Description = "Stop (with a checkpoint) after this step, before training.max_train_steps" };
         var device = new Option<string>("--device") { Description = "Torch device: cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
 

@@ -120,6 +120,14 @@ public static class Fid
         return diff.dot(diff).item<double>() + s1.trace().item<double>() + s2.trace().item<double>() - 2 * trCovMean;
     }
 
+    /// <summary>The Fréchet distance between the Gaussians of two sets of features (their means and covariances).</summary>
+    public static double Distance(FeatureMoments a, FeatureMoments b)
+    {
+        using var sa = a.Statistics();
+        using var sb = b.Statistics();
+        return Distance(sa, sb);
+    }
+
     /// <summary>
     /// tr(sqrtm(S1 S2)) for symmetric positive semi-definite S1, S2 [D, D] (float64), without a general sqrtm, which
     /// TorchSharp lacks. With R = S1^(1/2) (from eigh), S1 S2 = R (R S2) and M = (R S2) R = R S2 R have the same

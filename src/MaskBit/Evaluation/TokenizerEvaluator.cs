@@ -1,14 +1,15 @@
 using System.Globalization;
+using MaskBit.Training.Losses;
 
 namespace MaskBit.Evaluation;
 
 /// <summary>
 /// The original TokenizerEvaluator's result (averages over all images; CodebookEntropy in bits). The network-based
 /// metrics are null when their network was not given: rFID needs the Inception weights, InceptionScore too, LPIPS the
-/// VGG16 and lin weights.
+/// VGG16 and lin weights, FdResNet18 (this port's addition, not one of the original's metrics) the CNTK ResNet-18.
 /// </summary>
 public sealed record TokenizerEvaluation(double Mae, double Mse, double Psnr, double Ssim, double? InceptionScore, double? RFid,
-    double? Lpips, double CodebookUsage, double CodebookEntropy)
+    double? Lpips, double CodebookUsage, double CodebookEntropy, double? FdResNet18 = null)
 {
     /// <summary>The metrics under the original's result-dict keys, in its order (absent metrics left out).</summary>
     public IEnumerable<KeyValuePair<string, double>> Entries()
@@ -22,7 +23,11 @@ public sealed record TokenizerEvaluation(double Mae, double Mse, double Psnr, do
         if (Lpips is { } lpips) yield return new("LPIPS", lpips);
         yield return new("CodebookUsage", CodebookUsage);
         yield return new("CodebookEntropy", CodebookEntropy);
+        if (FdResNet18 is { } fd) yield return new(FdResNet18Key, fd);
     }
+
+    /// <summary>The result key of the Fréchet distance on CNTK ResNet-18 features (deliberately not "FID": other network).</summary>
+    public const string FdResNet18Key = "FD_ResNet18";
 
     /// <summary>One JSON object line with the original's keys (round-trip precision).</summary>
     public string ToJson() => "{" + string.Join(", ", Entries().Select(e => $"\"{e.Key}\": {e.Value.ToString("R", CultureInfo.InvariantCulture)}")) + "}";
@@ -32,10 +37,13 @@ public sealed record TokenizerEvaluation(double Mae, double Mse, double Psnr, do
 /// The original's <c>TokenizerEvaluator</c> (spec 7.2) with every metric: MAE, MSE, PSNR, SSIM, codebook usage and
 /// entropy always; Inception Score and rFID when an <see cref="InceptionV3"/> is given; LPIPS when an <see cref="Lpips"/>
 /// is given. Sums are float64; each metric is the sum of per-image values / number of images. rFID compares the real
-/// images' own Inception statistics with the reconstructions' (not a statistics file), as the original does.
+/// images' own Inception statistics with the reconstructions' (not a statistics file), as the original does; with a
+/// <see cref="ResNet18Cntk"/>, FD-ResNet18 does the same on its 512-d pooled features.
 /// </summary>
-public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? inception = null, Lpips? lpips = null) : IDisposable
+public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? inception = null, Lpips? lpips = null, ResNet18Cntk? resnet18 = null) : IDisposable
 {
+    readonly FeatureMoments? _real18 = resnet18 is null ? null : new FeatureMoments(ResNet18Cntk.FeatureDim);
+    readonly FeatureMoments? _fake18 = resnet18 is null ? null : new FeatureMoments(ResNet18Cntk.FeatureDim);
     readonly CodebookUsage _codebook = new(numCodebookEntries);
     readonly FeatureMoments? _real = inception is null ? null : new FeatureMoments(2048);
     readonly FeatureMoments? _fake = inception is null ? null : new FeatureMoments(2048);
@@ -69,6 +77,11 @@ public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? ince
         }
         // The original passes (real, fake) in [0, 1] although LPIPS expects [-1, 1]: kept, for comparable numbers.
         if (lpips is not null) _lpips += lpips.call(real, fake).sum().to(float64).item<double>();
+        if (resnet18 is not null)
+        {
+            _real18!.Add(resnet18.Embed(real));
+            _fake18!.Add(resnet18.Embed(fake));
+        }
         _codebook.Update(indices);
         NumExamples += real.shape[0];
     }
@@ -77,21 +90,18 @@ public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? ince
     {
         if (NumExamples < 1) throw new InvalidOperationException("no examples to evaluate");
         double n = NumExamples;
-        double? rfid = null;
-        if (_real is not null && _fake is not null)
-        {
-            using var real = _real.Statistics();
-            using var fake = _fake.Statistics();
-            rfid = Fid.Distance(real, fake);
-        }
+        double? rfid = _real is not null && _fake is not null ? Fid.Distance(_real, _fake) : null;
+        double? fd18 = _real18 is not null && _fake18 is not null ? Fid.Distance(_real18, _fake18) : null;
         return new TokenizerEvaluation(_mae / n, _mse / n, _psnr / n, _ssim / n, _is?.Result(), rfid,
-            lpips is null ? null : _lpips / n, _codebook.Usage, _codebook.Entropy);
+            lpips is null ? null : _lpips / n, _codebook.Usage, _codebook.Entropy, fd18);
     }
 
     public void Dispose()
     {
         _real?.Dispose();
         _fake?.Dispose();
+        _real18?.Dispose();
+        _fake18?.Dispose();
         _is?.Dispose();
     }
 }

@@ -92,8 +92,15 @@ public static class TokenizerTrainer
     static Module<Tensor, Tensor, Tensor>? Perceptual(LossesConfig losses, string? weights, Device device)
     {
         if (losses.PerceptualWeight == 0 || losses.PerceptualLoss == "none") return null;
+        if (losses.PerceptualLoss == "resnet18")
+        {
+            // The CNTK ResNet-18 from the NuGet cache, or the ResNet18.onnx that --perceptual-weights names.
+            if (weights is null && ResNet18Cntk.Find() is null)
+                throw new ConfigException($"losses.perceptual_loss: resnet18: {ResNet18Cntk.MissingMessage} with --perceptual-weights");
+            return ResNet18PerceptualLoss.Load(weights, losses.PerceptualLossOnLogits, device);
+        }
         if (losses.PerceptualLoss != "resnet50")
-            throw new ConfigException($"losses.perceptual_loss: '{losses.PerceptualLoss}' is not available; use resnet50 (with its weight file) or none");
+            throw new ConfigException($"losses.perceptual_loss: '{losses.PerceptualLoss}' is not available; use resnet50 (with its weight file), resnet18 (the NuGet-cached CNTK ResNet-18) or none");
         if (weights is null)
             throw new ConfigException($"losses.perceptual_loss: resnet50 needs torchvision's ResNet-50 weights ({ResNet50.WeightFileName}): pass --perceptual-weights FILE, or set losses.perceptual_loss=none");
         return PerceptualLoss.Load(weights, losses.PerceptualLossOnLogits, device);
