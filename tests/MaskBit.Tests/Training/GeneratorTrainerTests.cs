@@ -129,4 +129,18 @@ public class GeneratorTrainerTests
         Assert.Contains(expected, e.Message);
         Assert.False(Directory.Exists(tmp["run"])); // nothing written before the first step
     }
+
+    [Fact]
+    public void TheCommandTrainsOnTheCacheAndNamesAMissingTokenizer()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var cache = Cache(tmp);
+        string[] args = ["train-generator", "-c", ConfigFile, "--tokenizer", Tokenizer, "--set", $"dataset.params.train_shards_path_or_url={cache}",
+            "--set", "training.per_gpu_batch_size=8", "--stop-at", "1", "-o", tmp["run"]];
+        var (code, stdout, stderr) = CliRunner.Run(args);
+        Assert.True(code == 0, stderr);
+        Assert.True(Directory.Exists(Path.Combine(tmp["run"], "checkpoint-1")));
+        // Without --tokenizer: the preset's experiment.vqgan_checkpoint, a placeholder path, named in the error.
+        CliRunner.AssertFailsWithOneLine([.. args.Where((_, i) => i is not (3 or 4))], "MODEL_PATH/tiny_tokenizer.bin");
+    }
 }

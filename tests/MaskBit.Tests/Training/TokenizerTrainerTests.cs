@@ -139,4 +139,19 @@ public class TokenizerTrainerTests
         Assert.True(last["gen.reconstruction_loss"] < 0.5 * first["gen.reconstruction_loss"],
             $"reconstruction loss {first["gen.reconstruction_loss"]} -> {last["gen.reconstruction_loss"]} did not fall");
     }
+
+    [Fact]
+    public void TheCommandTrainsIntoTheRunFolderAndFailsInOneLine()
+    {
+        using var tmp = new CliRunner.TempDir();
+        DataFixtures.FashionMnistFolder(tmp["fmnist"], 64, 16);
+        string[] args = ["train-tokenizer", "-c", Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_tokenizer.yaml"),
+            "--set", $"dataset.params.train_shards_path_or_url=fashion-mnist:{tmp["fmnist"]}", "--set", "losses.perceptual_loss=none",
+            "--set", "training.per_gpu_batch_size=4", "--set", "dataset.params.num_workers_per_gpu=1", "--stop-at", "2", "-o", tmp["run"]];
+        var (code, stdout, stderr) = CliRunner.Run(args);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("run folder:", stdout);
+        Assert.True(Directory.Exists(Path.Combine(tmp["run"], "checkpoint-2")));
+        CliRunner.AssertFailsWithOneLine([.. args[..^2], "-o", tmp["run2"], "--set", "losses.perceptual_loss=resnet50"], "ResNet-50 weights");
+    }
 }
