@@ -79,7 +79,7 @@ public static class Images
     public static Tensor EvalTransform(RgbImage image, int size, Interpolation interpolation) =>
         EvalCrop(image, size, interpolation).ToTensor();
 
-    /// <summary>Writes a [3, H, W] image, or a [B, 3, H, W] batch as one row (see <see cref="SaveGrid"/>), as PNG
+    /// <summary>Writes a [3, H, W] image, or a [B, 3, H, W] batch as one row (see <c>SaveGrid</c>), as PNG
     /// (see <see cref="RgbImage.FromTensor"/>).</summary>
     public static void Save(string path, Tensor images)
     {

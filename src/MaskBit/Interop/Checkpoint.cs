@@ -97,7 +97,7 @@ public static class Checkpoint
 
     /// <summary>
     /// Saves the module's state dict (parameters and persistent buffers, module order), keys renamed as in
-    /// <see cref="LoadInto"/> (e.g. <c>{"input_proj": "token_emb"}</c> writes the released generator naming).
+    /// <c>LoadInto</c> (e.g. <c>{"input_proj": "token_emb"}</c> writes the released generator naming).
     /// </summary>
     public static void Save(nn.Module module, string path, IReadOnlyDictionary<string, string>? renamePrefixes = null) =>
         WriteStateDict(path, StateDict(module).Select(e => KeyValuePair.Create(RenameKey(e.Key, renamePrefixes), e.Tensor)));

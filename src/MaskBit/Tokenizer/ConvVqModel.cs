@@ -6,7 +6,7 @@ namespace MaskBit.Tokenizer;
 /// <summary>
 /// VQGAN+ / MaskBit tokenizer (the original's <c>ConvVQModel</c>, spec 1.1): <c>encoder</c>, <c>decoder</c>,
 /// <c>quantize</c> registered in that order (it fixes the state-dict order). <c>model_class: maskgit</c> is the
-/// same model with the legacy decoder indexing (<paramref name="legacy"/>).
+/// same model with the legacy decoder indexing (<c>legacy</c>).
 /// </summary>
 public sealed class ConvVqModel : Module<Tensor, (Tensor decoded, QuantizerResult result)>, ITokenizer
 {

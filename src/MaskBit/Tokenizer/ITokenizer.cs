@@ -1,6 +1,6 @@
 namespace MaskBit.Tokenizer;
 
-/// <summary>What every Stage-I tokenizer offers (ConvVQModel, MaskGIT, Taming): images in [0,1] <-> tokens.</summary>
+/// <summary>What every Stage-I tokenizer offers (ConvVQModel, MaskGIT, Taming): images in [0,1] &lt;-&gt; tokens.</summary>
 public interface ITokenizer
 {
     Quantizer Quantize { get; }

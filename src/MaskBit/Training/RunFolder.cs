@@ -65,7 +65,7 @@ public sealed class RunFolder : IDisposable
     public string CheckpointPath(long step) => System.IO.Path.Combine(Path, Prefix + step.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>
-    /// Writes checkpoint <paramref name="step"/>: <paramref name="write"/> fills a temporary folder, then the metadata and
+    /// Writes the checkpoint of <c>metadata.GlobalStep</c>: <paramref name="write"/> fills a temporary folder, then the metadata and
     /// the digests are added and the folder is renamed to <c>checkpoint-&lt;step&gt;</c>. Returns its path.
     /// </summary>
     public string SaveCheckpoint(CheckpointMetadata metadata, Action<string> write)
