@@ -25,6 +25,15 @@ public sealed class AdamW : IDisposable
         (Beta1, Beta2, Epsilon, WeightDecay) = (beta1, beta2, epsilon, weightDecay);
     }
 
+    /// <summary>The optimizer a config's <c>optimizer</c> section describes (only <c>adamw</c>, as every config).</summary>
+    public static AdamW FromConfig(Config.ExperimentConfig config, IEnumerable<(string name, Parameter parameter)> parameters)
+    {
+        if ((config.Optimizer?.Name ?? "adamw") != "adamw")
+            throw new Config.ConfigException($"optimizer.name: only adamw is supported, got '{config.Optimizer!.Name}'");
+        var o = config.Optimizer?.Params ?? new Config.OptimizerParamsConfig();
+        return new AdamW(parameters, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
+    }
+
     public IReadOnlyList<(string Name, Parameter Param)> Parameters => _params;
 
     /// <summary>One update with learning rate <paramref name="lr"/>; parameters without a gradient are skipped.</summary>

@@ -27,16 +27,12 @@ public sealed class GeneratorTraining : IDisposable
     {
         _mlm = config.Model?.MlmModel ?? throw new ConfigException("model.mlm_model: missing (a generator config is needed)");
         _training = config.Training ?? new TrainingConfig();
-        var opt = config.Optimizer?.Params ?? new OptimizerParamsConfig();
-        if ((config.Optimizer?.Name ?? "adamw") != "adamw") throw new ConfigException($"optimizer.name: only adamw is supported, got '{config.Optimizer!.Name}'");
         var mlmLoss = config.Losses?.Mlm ?? new MlmLossConfig();
         Model = model;
         Model.train();
         Loss = new MlmLoss(mlmLoss.LabelSmoothing, mlmLoss.SumSplits);
-        double scale = opt.ScaleLr ? _training.PerGpuBatchSize * _training.GradientAccumulationSteps : 1.0;
-        Optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), opt.Beta1, opt.Beta2, opt.Epsilon, opt.WeightDecay);
-        var lr = config.LrScheduler ?? new LrSchedulerConfig();
-        Schedule = new LrSchedule(lr.Scheduler, lr.Params?.WarmupSteps ?? 5000, _training.MaxTrainSteps, BaseLr: opt.LearningRate * scale).Validate();
+        Optimizer = AdamW.FromConfig(config, model.named_parameters().Select(p => (p.name, p.parameter)));
+        Schedule = LrSchedule.FromConfig(config, (config.Optimizer?.Params ?? new OptimizerParamsConfig()).LearningRate);
         Ema = _training.UseEma ? new Ema(model, _training.EmaDecay) : null;
     }
 

@@ -11,6 +11,18 @@ public sealed record LrSchedule(string Name, int WarmupSteps, int TrainingSteps,
     public static readonly IReadOnlyList<string> Names =
         ["cosine_with_minimum", "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"];
 
+    /// <summary>
+    /// The schedule of a config (<c>lr_scheduler</c>, <c>training.max_train_steps</c>) for the base rate
+    /// <paramref name="learningRate"/>, multiplied by the per-process batch when <c>optimizer.params.scale_lr</c>.
+    /// </summary>
+    public static LrSchedule FromConfig(Config.ExperimentConfig config, double learningRate)
+    {
+        var training = config.Training ?? new Config.TrainingConfig();
+        var lr = config.LrScheduler ?? new Config.LrSchedulerConfig();
+        double scale = config.Optimizer?.Params?.ScaleLr == true ? training.PerGpuBatchSize * training.GradientAccumulationSteps : 1.0;
+        return new LrSchedule(lr.Scheduler, lr.Params?.WarmupSteps ?? 5000, training.MaxTrainSteps, BaseLr: learningRate * scale).Validate();
+    }
+
     /// <summary>Throws for an unknown name (named in the message), as the original's <c>SchedulerType(name)</c>.</summary>
     public LrSchedule Validate() => Names.Contains(Name) ? this
         : throw new ArgumentException($"unknown lr_scheduler.scheduler '{Name}' (expected one of {string.Join(", ", Names)})");

@@ -37,7 +37,6 @@ public sealed class TokenizerTraining : IDisposable
         _training = config.Training ?? new TrainingConfig();
         if (vq.ModelClass != "vqgan+") throw new ConfigException($"model.vq_model.model_class: training is implemented for vqgan+, got '{vq.ModelClass}'");
         var opt = config.Optimizer?.Params ?? new OptimizerParamsConfig();
-        if ((config.Optimizer?.Name ?? "adamw") != "adamw") throw new ConfigException($"optimizer.name: only adamw is supported, got '{config.Optimizer!.Name}'");
 
         if (_training.Seed is int seed) manual_seed(seed);
         Model = new ConvVqModel(vq);
@@ -45,14 +44,11 @@ public sealed class TokenizerTraining : IDisposable
         if (device is not null) { Model.to(device); Loss.to(device); }
         Model.train();
 
-        double scale = opt.ScaleLr ? _training.PerGpuBatchSize * _training.GradientAccumulationSteps : 1.0;
-        Optimizer = new AdamW(Model.named_parameters().Select(p => (p.name, p.parameter)), opt.Beta1, opt.Beta2, opt.Epsilon, opt.WeightDecay);
-        DiscriminatorOptimizer = new AdamW(Loss.DiscriminatorParameters, opt.Beta1, opt.Beta2, opt.Epsilon, opt.WeightDecay);
-        var lr = config.LrScheduler ?? new LrSchedulerConfig();
-        int warmup = lr.Params?.WarmupSteps ?? 5000;
-        Schedule = new LrSchedule(lr.Scheduler, warmup, _training.MaxTrainSteps, BaseLr: opt.LearningRate * scale).Validate();
+        Optimizer = AdamW.FromConfig(config, Model.named_parameters().Select(p => (p.name, p.parameter)));
+        DiscriminatorOptimizer = AdamW.FromConfig(config, Loss.DiscriminatorParameters);
+        Schedule = LrSchedule.FromConfig(config, opt.LearningRate);
         // The discriminator's horizon starts at its first update (single-process form of spec 6.3).
-        DiscriminatorSchedule = Schedule with { TrainingSteps = _training.MaxTrainSteps - _losses.DiscriminatorStart, BaseLr = opt.DiscriminatorLearningRate * scale };
+        DiscriminatorSchedule = LrSchedule.FromConfig(config, opt.DiscriminatorLearningRate) with { TrainingSteps = _training.MaxTrainSteps - _losses.DiscriminatorStart };
         Ema = _training.UseEma ? new Ema(Model, _training.EmaDecay) : null;
     }
 
