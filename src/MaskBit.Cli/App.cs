@@ -27,6 +27,8 @@ public static class App
         root.Subcommands.Add(EvalTokenizerCommand.Create());
         root.Subcommands.Add(EvalGeneratorCommand.Create());
         root.Subcommands.Add(EvalMergeCommand.Create());
+        root.Subcommands.Add(TrainClassifierCommand.Create());
+        root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

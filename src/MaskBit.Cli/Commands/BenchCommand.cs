@@ -25,11 +25,12 @@ public static class BenchCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
         var checkpointIo = new Option<bool>("--checkpoint-io") { Description = "Instead: time writing and reading the generator's state dict (.bin with CRC-32 checks, .safetensors)" };
         var trainTokenizer = new Option<bool>("--train-tokenizer") { Description = "Instead: Stage I training steps/s of a tokenizer config (--config, default the official 14-bit tokenizer; random data, a random-weight ResNet-50 when the config asks for one)" };
+        var trainGenerator = new Option<bool>("--train-generator") { Description = "Instead: Stage II training steps/s of a generator config (--config, default the official 14-bit generator; random tokens and labels)" };
         var json = new Option<bool>("--json") { Description = "Also print the results as one JSON line (generator_s_per_image_step, decode_s_per_image, tokenizer_encode/decode_s_per_image, peak_rss_mib, threads, cpu)" };
         var inception = new Option<bool>("--inception") { Description = "Instead: FID Inception feature throughput (images/s) on random 256x256 images, random weights" };
 
         var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
-        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, json, checkpointIo, trainTokenizer, inception }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, json, checkpointIo, trainTokenizer, trainGenerator, inception }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(steps), "--steps");
@@ -41,8 +42,10 @@ public static class BenchCommand
             if (r.GetValue(trainTokenizer))
             {
                 var path = r.GetResult(config) is { Implicit: false } ? r.GetValue(config)!.FullName : ShippedConfigs.Path("tokenizer/maskbit_tokenizer_14bit.yaml");
-                return BenchTrainTokenizer(Config.ConfigLoader.Load(path, r.GetValue(set) ?? []), Path.GetFileName(path), dev, b, n);
+                return BenchTrainTokenizer(Config.ConfigLoader.Load(path, r.GetValue(set) ?? []), Path.GetFileName(path), dev, b, n, r.GetValue(json));
             }
+            if (r.GetValue(trainGenerator))
+                return BenchTrainGenerator(Config.ConfigLoader.Load(r.GetValue(config)!.FullName, r.GetValue(set) ?? []), r.GetValue(config)!.Name, dev, b, n, r.GetValue(json));
             var cfg = Config.ConfigLoader.Load(r.GetValue(config)!.FullName, r.GetValue(set) ?? []);
             var vq = cfg.Model?.VqModel ?? throw new ArgumentException("config has no model.vq_model");
             var mlm = cfg.Model.MlmModel ?? throw new ArgumentException("config has no model.mlm_model");
@@ -74,7 +77,7 @@ public static class BenchCommand
                 encode.Add(Time(() => tokenizer.Encode(x).Quantized, out var z) / b);
                 decode.Add(Time(() => tokenizer.Decode(z).cpu(), out _) / b);
             }
-            var m = new BenchResult(Median(sample) / n, Median(decodeTokens), Median(encode), Median(decode), PeakResidentMiB(), torch.get_num_threads(), CpuModel());
+            var m = new BenchResult(Median(sample) / n, Median(decodeTokens), Median(encode), Median(decode), MachineInfo.PeakResidentMiB(), torch.get_num_threads(), MachineInfo.CpuModel());
             var table = new Table().AddColumns("measure", "value (median of " + reps + ")");
             table.AddRow("config", Markup.Escape(r.GetValue(config)!.Name));
             table.AddRow("cpu / device / threads", $"{Markup.Escape(m.cpu)} / {dev} / {m.threads}");
@@ -191,24 +194,9 @@ public static class BenchCommand
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    /// <summary>The CPU's model name (/proc/cpuinfo), for the README's figures: machines of one kind differ.</summary>
-    static string CpuModel() =>
-        File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name")) is { } line
-            ? line[(line.IndexOf(':') + 1)..].Trim() : System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
-
-    /// <summary>The process's resident-set high-water mark (Linux VmHWM), which includes libtorch's allocations.</summary>
-    static long PeakResidentMiB()
-    {
-        const string path = "/proc/self/status";
-        if (!File.Exists(path)) return Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
-        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("VmHWM:"));
-        return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) >> 10;
-    }
-
-    /// <summary>Inception 2048-d features + logits (float64, as the evaluators run it) of random uint8 256x256 images.</summary>
     /// <summary>Seconds per Stage I training step (after one warm-up step) on random images: the full step, with the
     /// discriminator active (its start set to 0) and the perceptual network the config names (random weights).</summary>
-    static int BenchTrainTokenizer(Config.ExperimentConfig cfg, string name, Device dev, int batch, int steps)
+    static int BenchTrainTokenizer(Config.ExperimentConfig cfg, string name, Device dev, int batch, int steps, bool json)
     {
         var losses = cfg.Losses ?? throw new ArgumentException($"{name}: no losses section (a tokenizer config is needed)");
         cfg = cfg with
@@ -236,11 +224,59 @@ public static class BenchCommand
         table.AddRow("tokenizer / discriminator parameters", $"{training.Model.parameters().Sum(p => p.numel()):N0} / {training.Loss.Discriminator.parameters().Sum(p => p.numel()):N0}");
         table.AddRow("batch, image size, perceptual", $"{batch}, {size}x{size}, {(perceptual is null ? "none" : "ResNet-50")}");
         table.AddRow("training step (generator + discriminator + EMA)", $"{perStep:F3} s ({1 / perStep:F2} steps/s, {batch / perStep:F1} images/s)");
-        table.AddRow("peak resident memory", $"{PeakResidentMiB():N0} MiB");
+        return WriteTrainingResult(table, "tokenizer", name, batch, perStep, json);
+    }
+
+    /// <summary>Seconds per Stage II training step (after one warm-up step) on random tokens and labels: split, mask,
+    /// label dropout, forward, MLM loss, backward, clipping, AdamW, EMA.</summary>
+    static int BenchTrainGenerator(Config.ExperimentConfig cfg, string name, Device dev, int batch, int steps, bool json)
+    {
+        var vq = cfg.Model?.VqModel ?? throw new ArgumentException($"{name}: config has no model.vq_model");
+        var mlm = cfg.Model.MlmModel ?? throw new ArgumentException($"{name}: config has no model.mlm_model (a generator config is needed)");
+        cfg = cfg with { Training = (cfg.Training ?? new()) with { PerGpuBatchSize = batch } };
+        int size = cfg.Dataset?.Preprocessing?.Resolution ?? 256;
+        manual_seed(0);
+        using var model = GeneratorFactory.Create(mlm, vq, size);
+        model.to(dev);
+        using var training = new MaskBit.Training.GeneratorTraining(cfg, model);
+        using var rng = new torch.Generator(0, dev);
+        long tokensPerImage = (long)(size / vq.DownsamplingFactor) * (size / vq.DownsamplingFactor);
+        var tokens = randint(0, vq.EffectiveCodebookSize, [batch, tokensPerImage], dtype: int64, device: dev);
+        var labels = randint(0, 10, [batch], dtype: int64, device: dev); // any classes: the cost does not depend on them
+        training.Step(tokens, labels, rng); // warm-up
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++) training.Step(tokens, labels, rng);
+        double perStep = sw.Elapsed.TotalSeconds / steps;
+        var table = new Table().AddColumns("measure", "value");
+        table.AddRow("config", Markup.Escape(name));
+        table.AddRow("device / threads", $"{dev} / {torch.get_num_threads()}");
+        table.AddRow("generator parameters", $"{model.parameters().Sum(p => p.numel()):N0}");
+        table.AddRow("batch, tokens per image", $"{batch}, {tokensPerImage}");
+        table.AddRow("training step (masking, forward, backward, AdamW, EMA)", $"{perStep:F3} s ({1 / perStep:F2} steps/s, {batch / perStep:F1} images/s)");
+        return WriteTrainingResult(table, "generator", name, batch, perStep, json);
+    }
+
+    /// <summary>The training benchmarks' last rows and JSON line (<c>--json</c>).</summary>
+    static int WriteTrainingResult(Table table, string stage, string config, int batch, double secondsPerStep, bool json)
+    {
+        table.AddRow("peak resident memory", $"{MachineInfo.PeakResidentMiB():N0} MiB");
         AnsiConsole.Write(table);
+        if (json)
+            Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["stage"] = stage,
+                ["config"] = config,
+                ["batch"] = batch,
+                [$"train_{stage}_steps_per_s"] = 1 / secondsPerStep,
+                ["train_images_per_s"] = batch / secondsPerStep,
+                ["peak_rss_mib"] = MachineInfo.PeakResidentMiB(),
+                ["threads"] = torch.get_num_threads(),
+                ["cpu"] = MachineInfo.CpuModel(),
+            }));
         return 0;
     }
 
+    /// <summary>Inception 2048-d features + logits (float64, as the evaluators run it) of random uint8 256x256 images.</summary>
     static int BenchInception(Device dev, int batch, int repeats)
     {
         using var net = new MaskBit.Evaluation.InceptionV3();

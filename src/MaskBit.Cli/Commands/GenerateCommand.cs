@@ -7,7 +7,8 @@ namespace MaskBit.Cli.Commands;
 
 /// <summary>
 /// <c>maskbit generate</c>: class-conditional sampling with LFQ-BERT and classifier-free guidance, decoded by the
-/// tokenizer; one PNG grid with a row per class (and optionally one PNG per image). The sampling settings are the
+/// tokenizer; one PNG grid with a row per class, labelled with its name (and optionally one PNG per image). Without
+/// model arguments, the bundled Fashion-MNIST model. The sampling settings are the
 /// model's (<c>model.mlm_model</c>, see <see cref="SamplingOptions"/>), then a <c>--preset</c>, then each flag.
 /// </summary>
 public static class GenerateCommand
@@ -15,7 +16,7 @@ public static class GenerateCommand
     public static Command Create()
     {
         var model = new ModelOptions(withGenerator: true);
-        var classes = new Option<string[]>("--classes") { Description = "Classes by index or name (\"207\", \"goldfish\", \"golden retriever\"); default: ImageNet models the original's ten demo labels, others every class", AllowMultipleArgumentsPerToken = true };
+        var classes = new Option<string[]>("--classes") { Description = "Classes by index or name (\"sneaker\", \"7\"; \"goldfish\", \"golden retriever\"); default: ImageNet models the original's ten demo labels, others every class", AllowMultipleArgumentsPerToken = true };
         var perClass = new Option<int>("--per-class", "--samples-per-class", "-n") { Description = "Images per class (one grid row each class)", DefaultValueFactory = _ => 4 };
         var sampling = new SamplingFlags();
         var seed = new Option<ulong>("--seed") { Description = "Random seed (same seed and batch size, same images)", DefaultValueFactory = _ => 42UL };
@@ -47,7 +48,7 @@ public static class GenerateCommand
                 pipeline.Generate(classList, n, options, seedValue, bs, _ => advance(1)));
 
             var rows = classList.Select((c, i) => (IReadOnlyList<Tensor>)Enumerable.Range(0, n).Select(k => result.Images[i * n + k]).ToList()).ToList();
-            Images.SaveGrid(r.GetValue(output)!.FullName, rows);
+            Images.SaveGrid(r.GetValue(output)!.FullName, rows, classList.Select(pipeline.Classes.ShortName).ToList());
             if (r.GetValue(individual) is { } dir)
                 for (int i = 0; i < result.Labels.Count; i++)
                     Images.Save(Path.Combine(dir.FullName, $"{i:D4}_{result.Labels[i]:D3}_{Safe(pipeline.Classes.ShortName(result.Labels[i]))}.png"), result.Images[i]);

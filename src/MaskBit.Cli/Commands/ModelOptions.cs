@@ -7,13 +7,13 @@ namespace MaskBit.Cli.Commands;
 
 /// <summary>
 /// Options every model command shares: which model (a model folder, or a config with weight files), config overrides
-/// and the device. Turns them into a <see cref="MaskBitPipeline"/>.
+/// and the device. Turns them into a <see cref="MaskBitPipeline"/>; with none of them, the bundled model.
 /// </summary>
 public sealed class ModelOptions(bool withGenerator)
 {
     public readonly Option<DirectoryInfo?> Model = new("--model", "-m")
     {
-        Description = "Model folder (config.yaml, tokenizer.safetensors, generator.safetensors, classes.txt; see `maskbit export`)",
+        Description = "Model folder (config.yaml, tokenizer.safetensors, generator.safetensors, classes.txt; see `maskbit export`); default: the bundled Fashion-MNIST model",
     };
     public readonly Option<FileInfo?> Config = new("--config", "-c")
     {
@@ -63,7 +63,14 @@ public sealed class ModelOptions(bool withGenerator)
                 throw new ArgumentException("--model names a complete model: give it alone, or --config with weight files instead");
             return MaskBitPipeline.FromFolder(folder.FullName, device, overrides, skipDigests: r.GetValue(NoVerify));
         }
-        var configFile = r.GetValue(Config) ?? throw new ArgumentException($"no model: give --model DIR, or --config with --tokenizer{(withGenerator ? " and --generator" : "")}");
+        if (r.GetValue(Config) is not { } configFile)
+        {
+            if (r.GetValue(Tokenizer) is not null || r.GetValue(Generator) is not null)
+                throw new ArgumentException("weight files need --config (the architecture they belong to)");
+            if (!Directory.Exists(BundledModels.Generator))
+                throw new ArgumentException($"no model: give --model DIR, or --config with --tokenizer{(withGenerator ? " and --generator" : "")} (the bundled model {BundledModels.Generator} is missing)");
+            return MaskBitPipeline.FromFolder(BundledModels.Generator, device, overrides, skipDigests: r.GetValue(NoVerify));
+        }
         var config = ConfigLoader.Load(configFile.FullName, overrides);
         var tokenizer = r.GetValue(Tokenizer) ?? config.Experiment?.VqganCheckpoint
             ?? throw new ArgumentException("no tokenizer weights: pass --tokenizer or set experiment.vqgan_checkpoint");

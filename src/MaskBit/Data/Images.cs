@@ -98,7 +98,32 @@ public static class Images
         SaveGrid(path, rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(RgbImage.FromTensor).ToList()).ToList());
 
     /// <summary>The same grid from 8-bit images.</summary>
-    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<RgbImage>> cells)
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<RgbImage>> cells) => Save(path, Grid(cells, path));
+
+    /// <summary>
+    /// A grid with a label left of each row (white <see cref="BitmapFont"/> text on black, at least 7 pixels high and
+    /// growing with the cell size; labels longer than <see cref="MaxLabelLength"/> characters are cut).
+    /// </summary>
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows, IReadOnlyList<string> labels)
+    {
+        if (labels.Count != rows.Count) throw new ArgumentException($"{labels.Count} labels for the {rows.Count} rows of {path}");
+        var grid = Grid(rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(RgbImage.FromTensor).ToList()).ToList(), path);
+        int rowHeight = grid.Height / rows.Count, scale = Math.Max(1, rowHeight / 32), pad = 2 * scale;
+        var texts = labels.Select(l => l.Length > MaxLabelLength ? l[..MaxLabelLength] : l).ToList();
+        int margin = texts.Max(t => BitmapFont.Measure(t, scale)) + 2 * pad, width = margin + grid.Width;
+        var pixels = new byte[width * grid.Height * 3];
+        for (int y = 0; y < grid.Height; y++)
+            Array.Copy(grid.Pixels, y * grid.Width * 3, pixels, (y * width + margin) * 3, grid.Width * 3);
+        for (int r = 0; r < texts.Count; r++)
+            BitmapFont.Draw(pixels, width, pad, r * rowHeight + (rowHeight - BitmapFont.GlyphHeight * scale) / 2, texts[r], scale, (255, 255, 255));
+        Save(path, new RgbImage(width, grid.Height, pixels));
+    }
+
+    /// <summary>Row labels are cut to this many characters.</summary>
+    public const int MaxLabelLength = 20;
+
+    // The cells edge to edge, rows shorter than the longest filled out with black.
+    static RgbImage Grid(IReadOnlyList<IReadOnlyList<RgbImage>> cells, string path)
     {
         if (cells.Count == 0 || cells.All(r => r.Count == 0)) throw new ArgumentException($"no images to save to {path}");
         var first = cells.First(r => r.Count > 0)[0];
@@ -115,7 +140,7 @@ public static class Images
             for (int y = 0; y < h; y++)
                 Array.Copy(cell.Pixels, y * w * 3, grid, ((y0 + y) * gridW + x0) * 3, w * 3);
         }
-        Save(path, new RgbImage(gridW, gridH, grid));
+        return new RgbImage(gridW, gridH, grid);
     }
 
     /// <summary>

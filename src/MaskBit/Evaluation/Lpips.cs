@@ -124,7 +124,9 @@ public sealed class Lpips : Module<Tensor, Tensor, Tensor>
         }
     }
 
-    /// <summary>Dropout (index 0, inactive in eval) then a bias-free 1x1 conv C -> 1 (index 1).</summary>
+    /// <summary>Dropout (index 0, inactive in eval) then a bias-free 1x1 conv C -> 1 (index 1), through
+    /// <see cref="TrainableConv2d"/>: as the tokenizer's perceptual loss, gradients flow back through this one-channel
+    /// conv, a shape whose float32 input gradient the plain CPU kernel can get wrong (<see cref="ConvWorkaround"/>).</summary>
     sealed class NetLinLayer : Module<Tensor, Tensor>
     {
 #pragma warning disable IDE1006
@@ -133,11 +135,11 @@ public sealed class Lpips : Module<Tensor, Tensor, Tensor>
 
         public NetLinLayer(long channels) : base(nameof(NetLinLayer))
         {
-            model = Sequential(("0", Dropout()), ("1", Conv2d(channels, 1, 1, bias: false)));
+            model = Sequential(("0", Dropout()), ("1", new TrainableConv2d(channels, 1, 1, bias: false)));
             RegisterComponents();
         }
 
-        // [B, C, h, w] -> [B, 1, h, w]. One output channel: see ConvWorkaround if this is ever backpropagated into.
+        // [B, C, h, w] -> [B, 1, h, w]
         public override Tensor forward(Tensor x) => model.call(x);
     }
 

@@ -100,7 +100,7 @@ public static class GeneratorTrainer
         finally { state.Ema?.Swap(); state.Model.train(); }
     }
 
-    /// <summary>A grid with a row per class (up to 10 classes, <c>num_generated_images</c> per row), sampled with the
+    /// <summary>A grid with a row per class, labelled with its name (up to 10 classes, <c>num_generated_images</c> per row), sampled with the
     /// config's settings, as <c>train_generated_images/&lt;step&gt;_s-generated.png</c> and in TensorBoard.</summary>
     static void SaveSamples(ExperimentConfig config, GeneratorTraining state, ITokenizer tokenizer, ClassNames classes, RunFolder run,
         long step, int seed, Device device)
@@ -114,7 +114,7 @@ public static class GeneratorTrainer
         using var _ = no_grad();
         var images = tokenizer.DecodeTokens(result.Tokens).clamp(0, 1).cpu();
         var grid = rows.Select((c, i) => (IReadOnlyList<Tensor>)Enumerable.Range(0, perClass).Select(k => images[i * perClass + k]).ToList()).ToList();
-        Images.SaveGrid(Path.Combine(run.Path, "train_generated_images", $"{step:D8}_s-generated.png"), grid);
+        Images.SaveGrid(Path.Combine(run.Path, "train_generated_images", $"{step:D8}_s-generated.png"), grid, rows.Select(classes.ShortName).ToList());
         run.Image("Train Generated", cat(rows.Select((_, i) => cat(Enumerable.Range(0, perClass).Select(k => images[i * perClass + k]).ToList(), 2)).ToList(), 1), step);
     }
 

@@ -99,8 +99,15 @@ public static class TokenizerTrainer
                 throw new ConfigException($"losses.perceptual_loss: resnet18: {ResNet18Cntk.MissingMessage} with --perceptual-weights");
             return ResNet18PerceptualLoss.Load(weights, losses.PerceptualLossOnLogits, device);
         }
+        if (losses.PerceptualLoss == "lpips")
+        {
+            // The original's LPIPS module (spec 3.3, 7.4), fed [0, 1] images as the original's loss feeds it.
+            if (weights is null || !Directory.Exists(weights))
+                throw new ConfigException($"losses.perceptual_loss: lpips needs a folder with torchvision's {Lpips.VggFileName} and the original's {Lpips.LinFileName}: pass it with --perceptual-weights DIR");
+            return Lpips.Load(Path.Combine(weights, Lpips.VggFileName), Path.Combine(weights, Lpips.LinFileName), device);
+        }
         if (losses.PerceptualLoss != "resnet50")
-            throw new ConfigException($"losses.perceptual_loss: '{losses.PerceptualLoss}' is not available; use resnet50 (with its weight file), resnet18 (the NuGet-cached CNTK ResNet-18) or none");
+            throw new ConfigException($"losses.perceptual_loss: '{losses.PerceptualLoss}' is not available; use resnet50 (with its weight file), lpips (with its folder), resnet18 (the NuGet-cached CNTK ResNet-18) or none");
         if (weights is null)
             throw new ConfigException($"losses.perceptual_loss: resnet50 needs torchvision's ResNet-50 weights ({ResNet50.WeightFileName}): pass --perceptual-weights FILE, or set losses.perceptual_loss=none");
         return PerceptualLoss.Load(weights, losses.PerceptualLossOnLogits, device);

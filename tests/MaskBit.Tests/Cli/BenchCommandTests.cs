@@ -45,4 +45,18 @@ public class BenchCommandTests
         Assert.Contains("605,357", stdout);
         Assert.Equal(1, CliRunner.Run("bench", "--train-tokenizer", "-c", Path.Combine(Golden.RepoRoot, "configs", "demo", "demo.yaml")).code);
     }
+
+    [Fact]
+    public void BenchTimesAGeneratorTrainingStepWithAJsonLine()
+    {
+        var config = Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_generator.yaml");
+        var (code, stdout, stderr) = CliRunner.Run("bench", "--train-generator", "-c", config, "--steps", "2", "--batch-size", "2", "--json");
+        Assert.True(code == 0, stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(stdout.Split('\n').Last(l => l.StartsWith('{')));
+        Assert.Equal("generator", json.RootElement.GetProperty("stage").GetString());
+        Assert.True(json.RootElement.GetProperty("train_generator_steps_per_s").GetDouble() > 0);
+        Assert.Equal(2 * json.RootElement.GetProperty("train_generator_steps_per_s").GetDouble(), json.RootElement.GetProperty("train_images_per_s").GetDouble(), 6);
+        Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("cpu").GetString()));
+        CliRunner.AssertFailsWithOneLine(["bench", "--train-generator", "-c", Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_tokenizer.yaml")], "model.mlm_model");
+    }
 }

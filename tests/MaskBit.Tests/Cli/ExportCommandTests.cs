@@ -59,7 +59,7 @@ public class ExportCommandTests
     public static TheoryData<string, string> BadInputs => new()
     {
         { "model+config", "--model names a complete model" },
-        { "no-model", "no model: give --model DIR" },
+        { "weights-without-config", "weight files need --config" }, // with no model arguments at all, the bundled model
         { "broken", "model folder has no tokenizer.safetensors" },
         { "export-exists", "folder exists and is not empty" },
         { "export-no-generator-config", "needs a model.mlm_model section" },
@@ -72,7 +72,7 @@ public class ExportCommandTests
         string[] args = kind switch
         {
             "model+config" => ["generate", "--model", Export(tmp), "-c", Config, "-o", tmp["x.png"]],
-            "no-model" => ["generate", "-o", tmp["x.png"]],
+            "weights-without-config" => ["generate", "--tokenizer", Tokenizer, "-g", Generator, "-o", tmp["x.png"]],
             "broken" => Broken(tmp),
             "export-exists" => ["export", "-c", Config, "--tokenizer", Tokenizer, "-g", Generator, "-o", Export(tmp)],
             _ => ["export", "-c", Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_tokenizer.yaml"), "--tokenizer", Tokenizer, "-g", Generator, "-o", tmp["other"]],

@@ -24,7 +24,7 @@ public class GenerateCommandTests
         Assert.True(code == 0, stderr);
         Assert.Contains("207 golden retriever, 1 goldfish", stdout);
         var grid = Images.Read(tmp["a.png"]);
-        Assert.Equal(3 * 32, grid.Width);  // 3 samples per class, edge to edge
+        Assert.Equal(BitmapFont.Measure("golden retriever", 1) + 4 + 3 * 32, grid.Width); // the labels' margin, then 3 samples per class edge to edge
         Assert.Equal(2 * 32, grid.Height); // one row per class
         Assert.Equal(6, Directory.GetFiles(tmp["each"], "*.png").Length);
         Assert.True(File.Exists(Path.Combine(tmp["each"], "0003_001_goldfish.png")));

@@ -143,4 +143,30 @@ public sealed class ImagesTests : IDisposable
         // the images side by side, as the original's torch.cat along the width
         Assert.Equal(RgbImage.FromTensor(torch.cat(batch.unbind(0), 2)).Pixels, row.Pixels);
     }
+
+    [Fact]
+    public void LabelledGridPutsEachRowsNameInAMarginOnTheLeft()
+    {
+        Tensor Cell(float v) => torch.full(3, 32, 32, v);
+        var path = Path.Combine(_tmp, "labelled.png");
+        Images.SaveGrid(path, [[Cell(0.5f), Cell(0.5f)], [Cell(0.5f), Cell(0.5f)]], ["sneaker", "T-shirt/top"]);
+        var grid = Images.Read(path);
+        int margin = BitmapFont.Measure("T-shirt/top", 1) + 4; // the longest label, 2 pixels each side at scale 1
+        Assert.Equal((margin + 64, 64), (grid.Width, grid.Height));
+        bool Lit(int x0, int x1, int y0, int y1) =>
+            Enumerable.Range(y0, y1 - y0).Any(y => Enumerable.Range(x0, x1 - x0).Any(x => grid.Pixels[(y * grid.Width + x) * 3] == 255));
+        Assert.True(Lit(0, margin, 12, 20));   // row 0's label, vertically centred
+        Assert.False(Lit(0, margin, 0, 12));   // nothing above it
+        Assert.True(Lit(0, margin, 44, 52));   // row 1's label
+        Assert.Equal(127, grid.Pixels[(5 * grid.Width + margin) * 3]); // the cells start right after the margin
+        Assert.True(BitmapFont.Measure("SNEAKER", 1) < BitmapFont.Measure("T-SHIRT/TOP", 1));
+
+        // Lower case draws as upper case; an unknown character as '?'.
+        var a = new byte[40 * 9 * 3];
+        var b = new byte[40 * 9 * 3];
+        BitmapFont.Draw(a, 40, 1, 1, "boot~", 1, (255, 255, 255));
+        BitmapFont.Draw(b, 40, 1, 1, "BOOT?", 1, (255, 255, 255));
+        Assert.Equal(b, a);
+        Assert.Contains("3 labels for the 2 rows", Assert.Throws<ArgumentException>(() => Images.SaveGrid(path, [[Cell(0f)], [Cell(0f)]], ["a", "b", "c"])).Message);
+    }
 }

@@ -39,4 +39,30 @@ public class PerceptualLossTests
         using var _ = no_grad();
         Assert.Equal(0f, loss.call(x, x.clone()).item<float>());
     }
+
+    [Fact]
+    public void LpipsAsATrainingLossBackpropagatesTheSameGradientInFloat32AsInFloat64()
+    {
+        // The lin layers are 1x1 convs to one channel, a shape whose float32 input gradient the CPU kernel can get
+        // wrong (ConvWorkaround); float64 takes another kernel, so it is the reference.
+        using var scope = NewDisposeScope();
+        random.manual_seed(6);
+        var lpips = new MaskBit.Evaluation.Lpips();
+        foreach (var p in lpips.parameters()) p.requires_grad = false;
+        lpips.eval();
+        var x = rand(2, 3, 32, 32);
+        var target = rand(2, 3, 32, 32);
+        Tensor Grad(ScalarType dtype)
+        {
+            lpips.to(dtype);
+            var input = x.to(dtype).detach().clone().requires_grad_(true);
+            lpips.call(input, target.to(dtype)).mean().backward();
+            return input.grad!.to(float64);
+        }
+        var g32 = Grad(float32);
+        var g64 = Grad(float64);
+        Assert.True(g32.isfinite().all().item<bool>());
+        Assert.True(g64.abs().sum().item<double>() > 0);
+        Assert.True(g32.allclose(g64, rtol: 1e-3, atol: 1e-7), $"max difference {(g32 - g64).abs().max().item<double>()}");
+    }
 }

@@ -143,5 +143,8 @@ public class TokenizerTrainerTests
         Assert.Contains("run folder:", stdout);
         Assert.True(Directory.Exists(Path.Combine(tmp["run"], "checkpoint-2")));
         CliRunner.AssertFailsWithOneLine([.. args[..^2], "-o", tmp["run2"], "--set", "losses.perceptual_loss=resnet50"], "ResNet-50 weights");
+        CliRunner.AssertFailsWithOneLine([.. args[..^2], "-o", tmp["run2"], "--set", "losses.perceptual_loss=lpips"], "lpips needs a folder with torchvision's vgg16-397923af.pth");
+        CliRunner.AssertFailsWithOneLine([.. args[..^2], "-o", tmp["run2"], "--set", "losses.perceptual_loss=lpips", "--perceptual-weights", tmp["fmnist"]], "vgg16-397923af.pth) not found");
+        Assert.False(Directory.Exists(tmp["run2"])); // nothing written before the inputs are checked
     }
 }

@@ -1,0 +1,139 @@
+using System.Text.RegularExpressions;
+using MaskBit.Data;
+using MaskBit.Generation;
+
+namespace MaskBit.Evaluation;
+
+/// <summary>Image files with the class each was generated for, as a data set (so the loader decodes them in parallel).</summary>
+public sealed class LabelledFiles(IReadOnlyList<(string Path, int Label)> files, ClassNames classNames, string source) : IImageDataset
+{
+    public IReadOnlyList<(string Path, int Label)> Files => files;
+    public string Source => source;
+    public int Count => files.Count;
+    public ClassNames ClassNames => classNames;
+    public Example Get(int index) => new(Images.Read(files[index].Path), files[index].Label, files[index].Path);
+}
+
+/// <summary>A fixed subset of a data set, in the given order.</summary>
+public sealed class DatasetSubset(IImageDataset data, IReadOnlyList<int> indices) : IImageDataset
+{
+    public string Source => $"{data.Source} ({indices.Count} of {data.Count})";
+    public int Count => indices.Count;
+    public ClassNames ClassNames => data.ClassNames;
+    public Example Get(int index) => data.Get(indices[index]);
+}
+
+/// <summary>One class's share of a score: samples requested for it, and how many the classifier put in it.</summary>
+public sealed record ClassScore(int Label, string Name, int Count, int Correct)
+{
+    public double Accuracy => Count == 0 ? double.NaN : (double)Correct / Count;
+}
+
+/// <summary>
+/// What <see cref="SampleScorer.Score"/> measured: the share of samples classified as the class they were requested
+/// for, and the Fréchet distance of their classifier features to the reference set next to the floor: the same
+/// distance for as many real images from another split, which is what a perfect generator would get at this count
+/// (a Fréchet distance on few samples is biased upwards).
+/// </summary>
+public sealed record ScoreReport(int Count, double Accuracy, IReadOnlyList<ClassScore> PerClass,
+    double FrechetDistance, double Floor, int ReferenceCount, string Reference, string FloorSource)
+{
+    public double FloorRatio => FrechetDistance / Floor;
+}
+
+/// <summary>
+/// <c>maskbit score</c>: judges class-conditional samples with a <see cref="SampleClassifier"/> trained on the real
+/// data. Samples are <c>&lt;n&gt;_&lt;class index&gt;_&lt;name&gt;.png</c> files as <c>generate --save-individual</c> writes
+/// them, or image files in one sub-folder per class (named by class index or name).
+/// </summary>
+public static partial class SampleScorer
+{
+    [GeneratedRegex(@"^\d+_(\d+)(_.*)?$")]
+    private static partial Regex SampleName();
+
+    /// <summary>The sample files of <paramref name="folder"/> and their requested classes; a file or folder whose class
+    /// cannot be told, or an empty folder, is an error naming it.</summary>
+    public static LabelledFiles ListSamples(string folder, ClassNames classes)
+    {
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"sample folder {folder} not found");
+        static bool IsImage(string f) => ImageFolderDataset.Extensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.');
+        var files = new List<(string, int)>();
+        foreach (var f in Directory.EnumerateFiles(folder).Where(IsImage).Order(StringComparer.Ordinal))
+        {
+            var m = SampleName().Match(Path.GetFileNameWithoutExtension(f));
+            if (!m.Success)
+                throw new InvalidDataException($"{f}: cannot tell the requested class (expected <n>_<class index>_<name>.png, as generate --save-individual writes, or one sub-folder per class)");
+            files.Add((f, Label(m.Groups[1].Value, classes, f)));
+        }
+        foreach (var dir in Directory.EnumerateDirectories(folder).Where(d => !Path.GetFileName(d).StartsWith('.')).Order(StringComparer.Ordinal))
+        {
+            int label = Label(Path.GetFileName(dir), classes, dir);
+            files.AddRange(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(IsImage).Order(StringComparer.Ordinal).Select(f => (f, label)));
+        }
+        if (files.Count == 0) throw new InvalidDataException($"sample folder {folder} holds no images");
+        return new LabelledFiles(files, classes, folder);
+    }
+
+    static int Label(string classOrIndex, ClassNames classes, string where)
+    {
+        try { return classes.Resolve(classOrIndex); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{where}: {e.Message}"); }
+    }
+
+    /// <summary>
+    /// Scores <paramref name="samples"/>: accuracy against the requested classes, and the Fréchet distance of the
+    /// classifier's features to <paramref name="reference"/> (e.g. the test split), next to the floor: the distance
+    /// of as many images drawn (seeded) from <paramref name="floorData"/> (e.g. the training split).
+    /// </summary>
+    public static ScoreReport Score(SampleClassifier model, IImageDataset samples, IImageDataset reference, IImageDataset floorData,
+        int seed = 0, int batchSize = 256, Action<double>? onProgress = null)
+    {
+        if (samples.Count < 2) throw new ArgumentException($"{samples.Source}: a Fréchet distance needs at least 2 samples, got {samples.Count}");
+        if (floorData.Count < samples.Count)
+            throw new ArgumentException($"{floorData.Source} has {floorData.Count} images, fewer than the {samples.Count} samples (the floor needs as many)");
+        var floorIndices = Enumerable.Range(0, floorData.Count).ToArray();
+        new Random(seed).Shuffle(floorIndices);
+        var floorSet = new DatasetSubset(floorData, floorIndices[..samples.Count]);
+
+        double total = samples.Count + reference.Count + floorSet.Count, done = 0;
+        void Advance(int n) => onProgress?.Invoke((done += n) / total);
+        var correct = new int[model.NumClasses];
+        var counts = new int[model.NumClasses];
+        using var sampleMoments = Moments(model, samples, batchSize, Advance, (predicted, labels) =>
+        {
+            for (int i = 0; i < labels.Length; i++)
+            {
+                counts[labels[i]]++;
+                if (predicted[i] == labels[i]) correct[labels[i]]++;
+            }
+        });
+        using var referenceMoments = Moments(model, reference, batchSize, Advance);
+        using var floorMoments = Moments(model, floorSet, batchSize, Advance);
+        var perClass = Enumerable.Range(0, model.NumClasses).Where(c => counts[c] > 0)
+            .Select(c => new ClassScore(c, samples.ClassNames.ShortName(c), counts[c], correct[c])).ToList();
+        return new ScoreReport(samples.Count, (double)correct.Sum() / samples.Count, perClass,
+            Fid.Distance(sampleMoments, referenceMoments), Fid.Distance(floorMoments, referenceMoments),
+            reference.Count, reference.Source, floorSet.Source);
+    }
+
+    // The features' sums over a data set (resized to the classifier's resolution), and optionally the predictions.
+    static FeatureMoments Moments(SampleClassifier model, IImageDataset data, int batchSize, Action<int> advance, Action<long[], long[]>? predictions = null)
+    {
+        using var loader = new Data.DataLoader(data, new ImageTransform(model.Resolution, Interpolation.Bilinear, randomCrop: false),
+            new LoaderOptions { BatchSize = batchSize, Train = false });
+        var moments = new FeatureMoments(model.FeatureDim);
+        using var _ = no_grad();
+        while (loader.Next() is { } batch)
+            using (batch)
+            using (var scope = NewDisposeScope())
+            {
+                if (batch.Labels.max().item<long>() >= model.NumClasses)
+                    throw new ArgumentException($"{data.Source}: a label is not below the classifier's {model.NumClasses} classes");
+                var features = model.Features(batch.Images); // [B, F]
+                moments.Add(features);
+                predictions?.Invoke(model.Logits(features).argmax(1).data<long>().ToArray(), batch.Labels.data<long>().ToArray());
+                advance(batch.Count);
+            }
+        return moments;
+    }
+}

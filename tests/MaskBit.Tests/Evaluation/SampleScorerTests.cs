@@ -1,0 +1,88 @@
+using MaskBit.Data;
+using MaskBit.Evaluation;
+using MaskBit.Generation;
+using MaskBit.Tests.Cli;
+using MaskBit.Tests.Data;
+using MaskBit.Training;
+
+namespace MaskBit.Tests.Evaluation;
+
+[Collection(GlobalRngCollection.Name)]
+public class SampleScorerTests
+{
+    static readonly ClassNames Bands = new BandDataset(1).ClassNames;
+
+    // Writes data[i] as <i>_<requested class>_<name>.png, the names generate --save-individual gives.
+    static void WriteSamples(string folder, IImageDataset data, Func<int, int>? requested = null)
+    {
+        for (int i = 0; i < data.Count; i++)
+        {
+            var ex = data.Get(i);
+            int label = requested?.Invoke(ex.Label) ?? ex.Label;
+            Images.Save(Path.Combine(folder, $"{i:D4}_{label:D3}_{Bands.ShortName(label)}.png"), ex.Image);
+        }
+    }
+
+    [Fact]
+    public void RealImagesScoreHighAndNearTheFloorMislabelledOnesDoNot()
+    {
+        using var tmp = new CliRunner.TempDir();
+        using var model = ClassifierTrainer.Train(new BandDataset(128), new BandDataset(64, seed: 1),
+            new ClassifierTrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 2, Resolution = 16, FeatureDim = 32, Seed = 1 });
+        var reference = new BandDataset(64, seed: 1);
+        var floor = new BandDataset(200, seed: 3);
+
+        WriteSamples(tmp["good"], new BandDataset(40, seed: 4));
+        var good = SampleScorer.Score(model, SampleScorer.ListSamples(tmp["good"], Bands), reference, floor, seed: 5);
+        Assert.Equal(40, good.Count);
+        Assert.True(good.Accuracy >= 0.95, $"accuracy {good.Accuracy}");
+        Assert.Equal([0, 1, 2, 3], good.PerClass.Select(c => c.Label));
+        Assert.All(good.PerClass, c => Assert.Equal(10, c.Count));
+        Assert.True(good.Floor > 0 && double.IsFinite(good.FrechetDistance));
+
+        // Every image requested as the next class: nothing is classified as requested.
+        WriteSamples(tmp["shifted"], new BandDataset(40, seed: 4), label => (label + 1) % 4);
+        var shifted = SampleScorer.Score(model, SampleScorer.ListSamples(tmp["shifted"], Bands), reference, floor, seed: 5);
+        Assert.Equal(0.0, shifted.Accuracy);
+        Assert.Equal(good.FrechetDistance, shifted.FrechetDistance, 9); // the images are the same
+
+        // Only band 0 images: far from the reference, many times the floor.
+        WriteSamples(tmp["collapsed"], new DatasetSubset(new BandDataset(160, seed: 6), Enumerable.Range(0, 40).Select(i => 4 * i).ToArray()));
+        var collapsed = SampleScorer.Score(model, SampleScorer.ListSamples(tmp["collapsed"], Bands), reference, floor, seed: 5);
+        Assert.True(collapsed.FloorRatio > 3 * good.FloorRatio, $"collapsed {collapsed.FloorRatio}, good {good.FloorRatio}");
+    }
+
+    [Fact]
+    public void SampleFoldersByFileNameOrClassSubFolder()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var image = DataFixtures.RandomImage(8, 8, 1);
+        Images.Save(tmp["a/0000_002_band2.png"], image);
+        Images.Save(tmp["a/0001_000.png"], image);
+        Images.Save(tmp["a/band3/x.png"], image);
+        Images.Save(tmp["a/1/y.png"], image);
+        File.WriteAllText(tmp["a/notes.txt"], "ignored");
+        var files = SampleScorer.ListSamples(tmp["a"], Bands);
+        Assert.Equal([2, 0, 1, 3], files.Files.Select(f => f.Label)); // files first, then folders in name order ("1" < "band3")
+    }
+
+    public static TheoryData<string, string> BadFolders => new()
+    {
+        { "0000_sneaker.png", "cannot tell the requested class" },
+        { "0000_007_x.png", "out of range" },
+        { "hats/x.png", "hats" },
+        { "", "holds no images" },
+    };
+
+    [Theory, MemberData(nameof(BadFolders))]
+    public void FoldersWhoseClassesCannotBeToldAreRefusedInOneLine(string file, string expected)
+    {
+        using var tmp = new CliRunner.TempDir();
+        Directory.CreateDirectory(tmp["s"]);
+        if (file != "") Images.Save(Path.Combine(tmp["s"], file), DataFixtures.RandomImage(8, 8, 1));
+        var e = Assert.Throws<InvalidDataException>(() => SampleScorer.ListSamples(tmp["s"], Bands));
+        Assert.Contains(expected, e.Message);
+        DataFixtures.OneLine(e);
+        Assert.Throws<DirectoryNotFoundException>(() => SampleScorer.ListSamples(tmp["missing"], Bands));
+    }
+}
