@@ -95,6 +95,7 @@ public static partial class SampleScorer
         new Random(seed).Shuffle(floorIndices);
         var floorSet = new DatasetSubset(floorData, floorIndices[..samples.Count]);
 
+        // Decoding is the slow part: progress counts images decoded.
         double total = samples.Count + reference.Count + floorSet.Count, done = 0;
         void Advance(int n) => onProgress?.Invoke((done += n) / total);
         var correct = new int[model.NumClasses];
@@ -119,21 +120,19 @@ public static partial class SampleScorer
     // The features' sums over a data set (resized to the classifier's resolution), and optionally the predictions.
     static FeatureMoments Moments(SampleClassifier model, IImageDataset data, int batchSize, Action<int> advance, Action<long[], long[]>? predictions = null)
     {
-        using var loader = new Data.DataLoader(data, new ImageTransform(model.Resolution, Interpolation.Bilinear, randomCrop: false),
-            new LoaderOptions { BatchSize = batchSize, Train = false });
+        using var set = ImageTensors.Load(data, model.Resolution, advance);
+        if (set.Labels.max().item<long>() >= model.NumClasses)
+            throw new ArgumentException($"{data.Source}: a label is not below the classifier's {model.NumClasses} classes");
         var moments = new FeatureMoments(model.FeatureDim);
         using var _ = no_grad();
-        while (loader.Next() is { } batch)
-            using (batch)
-            using (var scope = NewDisposeScope())
-            {
-                if (batch.Labels.max().item<long>() >= model.NumClasses)
-                    throw new ArgumentException($"{data.Source}: a label is not below the classifier's {model.NumClasses} classes");
-                var features = model.Features(batch.Images); // [B, F]
-                moments.Add(features);
-                predictions?.Invoke(model.Logits(features).argmax(1).data<long>().ToArray(), batch.Labels.data<long>().ToArray());
-                advance(batch.Count);
-            }
+        for (long s = 0; s < set.Count; s += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var (images, labels) = set.Batch(arange(s, Math.Min(s + batchSize, set.Count), dtype: int64));
+            var features = model.Features(images); // [B, F]
+            moments.Add(features);
+            predictions?.Invoke(model.Logits(features).argmax(1).data<long>().ToArray(), labels.data<long>().ToArray());
+        }
         return moments;
     }
 }

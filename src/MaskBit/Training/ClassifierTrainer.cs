@@ -15,13 +15,13 @@ public sealed record ClassifierTrainingOptions
     public int Resolution { get; init; } = 32;
     public int Width { get; init; } = 16;
     public int FeatureDim { get; init; } = 128;
-    public int Workers { get; init; } = 2;
 }
 
 /// <summary>
 /// Trains the classifier that <c>maskbit score</c> judges samples with: cross-entropy, AdamW with a cosine schedule
-/// after a linear warm-up, random horizontal flips (images resized to the classifier's resolution with the same
-/// bilinear resampling the tokenizer's data saw), test accuracy after every epoch. Deterministic for a seed on CPU.
+/// after a linear warm-up, random horizontal flips, test accuracy after every epoch. Both data sets are decoded and
+/// resized once (<see cref="ImageTensors"/>, the same bilinear resampling the tokenizer's data saw); epochs are seeded
+/// permutations, so training is deterministic for a seed on CPU.
 /// </summary>
 public static class ClassifierTrainer
 {
@@ -30,29 +30,37 @@ public static class ClassifierTrainer
     {
         if (train.ClassNames.Count != test.ClassNames.Count)
             throw new ArgumentException($"training data {train.Source} has {train.ClassNames.Count} classes, test data {test.Source} {test.ClassNames.Count}");
+        int perEpoch = train.Count / o.BatchSize;
+        if (perEpoch == 0) throw new ArgumentException($"training data {train.Source} has {train.Count} images, fewer than one batch of {o.BatchSize}");
+        using var trainSet = ImageTensors.Load(train, o.Resolution);
+        using var testSet = ImageTensors.Load(test, o.Resolution);
         manual_seed(o.Seed);
         var model = new SampleClassifier(train.ClassNames.Count, o.Resolution, o.Width, o.FeatureDim);
         try
         {
-            // Scale (1, 1) and ratio (1, 1): the crop is the whole image, so this is resize + random flip.
-            var flip = new ImageTransform(o.Resolution, Interpolation.Bilinear, randomCrop: true, minScale: 1.0, aspectRatioAug: false);
-            using var loader = new Data.DataLoader(train, flip, new LoaderOptions { BatchSize = o.BatchSize, Seed = o.Seed, Workers = o.Workers });
-            long steps = (long)o.Epochs * loader.BatchesPerEpoch;
+            long steps = (long)o.Epochs * perEpoch, step = 0;
             var schedule = new LrSchedule("cosine", o.WarmupSteps, (int)steps, BaseLr: o.LearningRate);
             using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), weightDecay: o.WeightDecay);
-            for (long step = 0; step < steps; step++)
+            using var rng = new torch.Generator((ulong)o.Seed);
+            for (int epoch = 1; epoch <= o.Epochs; epoch++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                model.train();
-                using var batch = loader.Next()!;
-                var loss = F.cross_entropy(model.call(batch.Images), batch.Labels); // logits [B, classes]
-                optimizer.ZeroGrad();
-                loss.backward();
-                optimizer.Step(schedule.LearningRate(step));
-                onStep?.Invoke(step + 1, steps);
-                if ((step + 1) % loader.BatchesPerEpoch == 0)
-                    log?.Invoke($"epoch {(step + 1) / loader.BatchesPerEpoch}/{o.Epochs}: loss {loss.item<float>():F4}, test accuracy {Accuracy(model, test, o.BatchSize, o.Workers):P2}");
+                using var order = randperm(trainSet.Count, generator: rng);
+                double loss = 0;
+                for (int b = 0; b < perEpoch; b++, step++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    model.train();
+                    var (x, y) = trainSet.Batch(order.narrow(0, (long)b * o.BatchSize, o.BatchSize)); // [B, 3, S, S], [B]
+                    var flip = rand(o.BatchSize, generator: rng).lt(0.5).view(-1, 1, 1, 1);
+                    var output = F.cross_entropy(model.call(where(flip, x.flip(3), x)), y); // logits [B, classes]
+                    optimizer.ZeroGrad();
+                    output.backward();
+                    optimizer.Step(schedule.LearningRate(step));
+                    loss += output.item<float>();
+                    onStep?.Invoke(step + 1, steps);
+                }
+                log?.Invoke($"epoch {epoch}/{o.Epochs}: mean loss {loss / perEpoch:F4}, test accuracy {Accuracy(model, testSet, o.BatchSize):P2}");
             }
             model.eval();
             return model;
@@ -65,23 +73,26 @@ public static class ClassifierTrainer
     }
 
     /// <summary>The share of <paramref name="data"/> (resized to the classifier's resolution) classified correctly.</summary>
-    public static double Accuracy(SampleClassifier model, IImageDataset data, int batchSize = 256, int workers = 2)
+    public static double Accuracy(SampleClassifier model, IImageDataset data, int batchSize = 256)
+    {
+        using var set = ImageTensors.Load(data, model.Resolution);
+        return Accuracy(model, set, batchSize);
+    }
+
+    /// <summary>The share of <paramref name="data"/> classified correctly.</summary>
+    public static double Accuracy(SampleClassifier model, ImageTensors data, int batchSize = 256)
     {
         bool training = model.training;
         model.eval();
-        using var loader = new Data.DataLoader(data, new ImageTransform(model.Resolution, Interpolation.Bilinear, randomCrop: false),
-            new LoaderOptions { BatchSize = batchSize, Train = false, Workers = workers });
-        long correct = 0, total = 0;
+        long correct = 0;
         using (no_grad())
-            while (loader.Next() is { } batch)
-                using (batch)
-                {
-                    using var predicted = model.call(batch.Images).argmax(1);
-                    using var hits = predicted.eq(batch.Labels);
-                    correct += hits.sum().item<long>();
-                    total += batch.Count;
-                }
+            for (long s = 0; s < data.Count; s += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var (x, y) = data.Batch(arange(s, Math.Min(s + batchSize, data.Count), dtype: int64));
+                correct += model.call(x).argmax(1).eq(y).sum().item<long>();
+            }
         model.train(training);
-        return (double)correct / total;
+        return (double)correct / data.Count;
     }
 }
