@@ -9,7 +9,8 @@ namespace MaskBit.Cli.Commands;
 /// <summary>
 /// <c>maskbit score DIR</c>: judges class-conditional samples with a classifier trained on the real data (default: the
 /// bundled Fashion-MNIST one): accuracy against the requested class, per class and overall, and the Fréchet distance of
-/// the classifier's features to the reference split next to the floor (as many real images from the training split).
+/// the classifier's features to the reference split next to the floor (as many real images of each class from the
+/// training split).
 /// </summary>
 public static class ScoreCommand
 {
@@ -46,7 +47,7 @@ public static class ScoreCommand
             table.AddRow("all", $"{report.Count:N0}", $"{report.Accuracy:P1}");
             AnsiConsole.Write(table);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Fréchet distance (classifier features) to {report.ReferenceCount:N0} images of {report.Reference}: {report.FrechetDistance:F3}; floor ({report.Count:N0} real images, {report.FloorSource}): {report.Floor:F3}; ratio {report.FloorRatio:F2}"));
+                $"Fréchet distance (classifier features) to {report.ReferenceCount:N0} images of {report.Reference}: {report.FrechetDistance:F3}; floor ({report.Count:N0} real images of the same classes, {report.FloorSource}): {report.Floor:F3}; ratio {report.FloorRatio:F2}"));
             if (r.GetValue(json))
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
                 {

@@ -32,4 +32,7 @@ public interface IImageDataset
     /// <summary>Reads and decodes example <paramref name="index"/>; a file that cannot be read or decoded is an
     /// error naming it.</summary>
     Example Get(int index);
+
+    /// <summary>The label of example <paramref name="index"/>; data sets that know it without decoding answer cheaply.</summary>
+    int LabelOf(int index) => Get(index).Label;
 }

@@ -70,6 +70,9 @@ public sealed class IdxDataset : IImageDataset
     public int Height { get; }
     public int Width { get; }
 
+    public int LabelOf(int index) => (uint)index < (uint)Count ? _labels[8 + index]
+        : throw new ArgumentOutOfRangeException(nameof(index), $"{Source}: record {index} is not in 0..{Count - 1}");
+
     public Example Get(int index)
     {
         if ((uint)index >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(index), $"{Source}: record {index} is not in 0..{Count - 1}");

@@ -46,6 +46,8 @@ public sealed class ImageFolderDataset : IImageDataset
     /// <summary>Every image file and its label, in example order.</summary>
     public IReadOnlyList<(string Path, int Label)> Files => _files;
 
+    public int LabelOf(int index) => _files[index].Label;
+
     public Example Get(int index)
     {
         var (path, label) = _files[index];

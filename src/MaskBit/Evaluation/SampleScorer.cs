@@ -12,6 +12,7 @@ public sealed class LabelledFiles(IReadOnlyList<(string Path, int Label)> files,
     public int Count => files.Count;
     public ClassNames ClassNames => classNames;
     public Example Get(int index) => new(Images.Read(files[index].Path), files[index].Label, files[index].Path);
+    public int LabelOf(int index) => files[index].Label;
 }
 
 /// <summary>A fixed subset of a data set, in the given order.</summary>
@@ -21,6 +22,7 @@ public sealed class DatasetSubset(IImageDataset data, IReadOnlyList<int> indices
     public int Count => indices.Count;
     public ClassNames ClassNames => data.ClassNames;
     public Example Get(int index) => data.Get(indices[index]);
+    public int LabelOf(int index) => data.LabelOf(indices[index]);
 }
 
 /// <summary>One class's share of a score: samples requested for it, and how many the classifier put in it.</summary>
@@ -32,8 +34,8 @@ public sealed record ClassScore(int Label, string Name, int Count, int Correct)
 /// <summary>
 /// What <see cref="SampleScorer.Score"/> measured: the share of samples classified as the class they were requested
 /// for, and the Fréchet distance of their classifier features to the reference set next to the floor: the same
-/// distance for as many real images from another split, which is what a perfect generator would get at this count
-/// (a Fréchet distance on few samples is biased upwards).
+/// distance for as many real images of each class from another split, which is what a perfect generator would get at
+/// this count and class mix (a Fréchet distance on few samples is biased upwards).
 /// </summary>
 public sealed record ScoreReport(int Count, double Accuracy, IReadOnlyList<ClassScore> PerClass,
     double FrechetDistance, double Floor, int ReferenceCount, string Reference, string FloorSource)
@@ -83,17 +85,14 @@ public static partial class SampleScorer
     /// <summary>
     /// Scores <paramref name="samples"/>: accuracy against the requested classes, and the Fréchet distance of the
     /// classifier's features to <paramref name="reference"/> (e.g. the test split), next to the floor: the distance
-    /// of as many images drawn (seeded) from <paramref name="floorData"/> (e.g. the training split).
+    /// of as many images of each class as the samples have, drawn (seeded) from <paramref name="floorData"/> (e.g. the
+    /// training split).
     /// </summary>
     public static ScoreReport Score(SampleClassifier model, IImageDataset samples, IImageDataset reference, IImageDataset floorData,
         int seed = 0, int batchSize = 256, Action<double>? onProgress = null)
     {
         if (samples.Count < 2) throw new ArgumentException($"{samples.Source}: a Fréchet distance needs at least 2 samples, got {samples.Count}");
-        if (floorData.Count < samples.Count)
-            throw new ArgumentException($"{floorData.Source} has {floorData.Count} images, fewer than the {samples.Count} samples (the floor needs as many)");
-        var floorIndices = Enumerable.Range(0, floorData.Count).ToArray();
-        new Random(seed).Shuffle(floorIndices);
-        var floorSet = new DatasetSubset(floorData, floorIndices[..samples.Count]);
+        var floorSet = new DatasetSubset(floorData, FloorIndices(samples, floorData, seed));
 
         // Decoding is the slow part: progress counts images decoded.
         double total = samples.Count + reference.Count + floorSet.Count, done = 0;
@@ -115,6 +114,31 @@ public static partial class SampleScorer
         return new ScoreReport(samples.Count, (double)correct.Sum() / samples.Count, perClass,
             Fid.Distance(sampleMoments, referenceMoments), Fid.Distance(floorMoments, referenceMoments),
             reference.Count, reference.Source, floorSet.Source);
+    }
+
+    // For each class, as many examples of floorData as the samples have, drawn without replacement in a seeded order.
+    static int[] FloorIndices(IImageDataset samples, IImageDataset floorData, int seed)
+    {
+        var wanted = Enumerable.Range(0, samples.Count).GroupBy(samples.LabelOf).ToDictionary(g => g.Key, g => g.Count());
+        var order = Enumerable.Range(0, floorData.Count).ToArray();
+        new Random(seed).Shuffle(order);
+        var picked = new List<int>(samples.Count);
+        var taken = new Dictionary<int, int>();
+        foreach (var i in order)
+        {
+            int label = floorData.LabelOf(i);
+            if (wanted.GetValueOrDefault(label) > taken.GetValueOrDefault(label))
+            {
+                taken[label] = taken.GetValueOrDefault(label) + 1;
+                picked.Add(i);
+            }
+        }
+        if (picked.Count < samples.Count)
+        {
+            var (label, n) = wanted.First(kv => taken.GetValueOrDefault(kv.Key) < kv.Value);
+            throw new ArgumentException($"{floorData.Source} has {taken.GetValueOrDefault(label)} images of class {label}, fewer than the {n} samples of it (the floor needs as many)");
+        }
+        return [.. picked];
     }
 
     // The features' sums over a data set (resized to the classifier's resolution), and optionally the predictions.

@@ -46,10 +46,28 @@ public class SampleScorerTests
         Assert.Equal(0.0, shifted.Accuracy);
         Assert.Equal(good.FrechetDistance, shifted.FrechetDistance, 9); // the images are the same
 
-        // Only band 0 images: far from the reference, many times the floor.
-        WriteSamples(tmp["collapsed"], new DatasetSubset(new BandDataset(160, seed: 6), Enumerable.Range(0, 40).Select(i => 4 * i).ToArray()));
+        // Band 0 images requested as every class in turn: far from the reference and from the (balanced) floor.
+        var band0 = new BandDataset(160, seed: 6);
+        for (int i = 0; i < 40; i++)
+            Images.Save(tmp[$"collapsed/{i:D4}_{i % 4:D3}_{Bands.ShortName(i % 4)}.png"], band0.Get(4 * i).Image);
         var collapsed = SampleScorer.Score(model, SampleScorer.ListSamples(tmp["collapsed"], Bands), reference, floor, seed: 5);
+        Assert.Equal(0.25, collapsed.Accuracy, 2);
         Assert.True(collapsed.FloorRatio > 3 * good.FloorRatio, $"collapsed {collapsed.FloorRatio}, good {good.FloorRatio}");
+    }
+
+    [Fact]
+    public void TheFloorDrawsAsManyRealImagesOfEachClassAsTheSamplesHave()
+    {
+        using var tmp = new CliRunner.TempDir();
+        using var model = new SampleClassifier(4, resolution: 16, featureDim: 8);
+        model.eval();
+        WriteSamples(tmp["s"], new DatasetSubset(new BandDataset(12), [0, 4, 8, 1])); // three of class 0, one of class 1
+        var samples = SampleScorer.ListSamples(tmp["s"], Bands);
+        var floorData = new DatasetSubset(new BandDataset(8, seed: 2), [0, 4, 1, 5, 2]); // two of class 0
+        var e = Assert.Throws<ArgumentException>(() => SampleScorer.Score(model, samples, new BandDataset(8), floorData));
+        Assert.Contains("has 2 images of class 0, fewer than the 3 samples of it", e.Message);
+        var report = SampleScorer.Score(model, samples, new BandDataset(8), new BandDataset(40, seed: 2));
+        Assert.Contains("(4 of 40)", report.FloorSource);
     }
 
     [Fact]

@@ -75,6 +75,9 @@ public class PackagingTests
             var help = Run(tmp, Path.Combine(tools, "maskbit"), "--help");
             Assert.Contains("generate", help);
             Assert.Contains("export", help);
+            var bundled = Path.Combine(tmp, "bundled.png");
+            Run(tmp, Path.Combine(tools, "maskbit"), "generate", "-n", "1", "-o", bundled);
+            Assert.Equal(10 * 32, Images.Read(bundled).Height); // the bundled model travels with the tool: a row per class
         }
         finally
         {
