@@ -45,9 +45,9 @@ public static class TrainClassifierCommand
             var clock = Stopwatch.StartNew();
             var log = new List<string>();
             long total = (long)options.Epochs * (train.Count / options.BatchSize);
+            double accuracy = double.NaN;
             using var model = Progress.Run($"training the classifier on {train.Count:N0} images", total, advance =>
-                ClassifierTrainer.Train(train, test, options, line => { log.Add(line); Console.WriteLine(line); }, (_, _) => advance(1)));
-            double accuracy = ClassifierTrainer.Accuracy(model, test);
+                ClassifierTrainer.Train(train, test, options, out accuracy, line => { log.Add(line); Console.WriteLine(line); }, (_, _) => advance(1)));
             var minutes = clock.Elapsed.TotalMinutes;
             ClassifierFolder.Save(outDir, model, train.ClassNames, Card(Environment.GetCommandLineArgs(), train, test, options, accuracy, minutes, log));
             Console.WriteLine($"test accuracy {accuracy:P2} on {test.Count:N0} images ({minutes:F1} min); wrote {outDir}");

@@ -25,7 +25,9 @@ public sealed record ClassifierTrainingOptions
 /// </summary>
 public static class ClassifierTrainer
 {
-    public static SampleClassifier Train(IImageDataset train, IImageDataset test, ClassifierTrainingOptions o,
+    /// <summary>The trained classifier (eval mode); <paramref name="testAccuracy"/> is its accuracy on <paramref name="test"/>
+    /// after the last epoch.</summary>
+    public static SampleClassifier Train(IImageDataset train, IImageDataset test, ClassifierTrainingOptions o, out double testAccuracy,
         Action<string>? log = null, Action<long, long>? onStep = null, CancellationToken cancellationToken = default)
     {
         if (train.ClassNames.Count != test.ClassNames.Count)
@@ -36,6 +38,7 @@ public static class ClassifierTrainer
         using var testSet = ImageTensors.Load(test, o.Resolution);
         manual_seed(o.Seed);
         var model = new SampleClassifier(train.ClassNames.Count, o.Resolution, o.Width, o.FeatureDim);
+        testAccuracy = double.NaN;
         try
         {
             long steps = (long)o.Epochs * perEpoch, step = 0;
@@ -60,7 +63,8 @@ public static class ClassifierTrainer
                     loss += output.item<float>();
                     onStep?.Invoke(step + 1, steps);
                 }
-                log?.Invoke($"epoch {epoch}/{o.Epochs}: mean loss {loss / perEpoch:F4}, test accuracy {Accuracy(model, testSet, o.BatchSize):P2}");
+                testAccuracy = Accuracy(model, testSet, o.BatchSize);
+                log?.Invoke($"epoch {epoch}/{o.Epochs}: mean loss {loss / perEpoch:F4}, test accuracy {testAccuracy:P2}");
             }
             model.eval();
             return model;

@@ -28,7 +28,7 @@ public class SampleScorerTests
     {
         using var tmp = new CliRunner.TempDir();
         using var model = ClassifierTrainer.Train(new BandDataset(128), new BandDataset(64, seed: 1),
-            new ClassifierTrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 2, Resolution = 16, FeatureDim = 32, Seed = 1 });
+            new ClassifierTrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 2, Resolution = 16, FeatureDim = 32, Seed = 1 }, out _);
         var reference = new BandDataset(64, seed: 1);
         var floor = new BandDataset(200, seed: 3);
 
