@@ -33,7 +33,8 @@ public sealed class ImageTensors : IDisposable
                 for (int c = 0; c < 3; c++)
                     pixels[(long)i * size + c * resolution * resolution + p] = image.Pixels[3 * p + c];
             labels[i] = ex.Label;
-            if (onProgress is not null && Interlocked.Increment(ref done) % 1000 == 0) onProgress(1000);
+            if (onProgress is not null && Interlocked.Increment(ref done) % 1000 == 0)
+                lock (pixels) onProgress(1000); // one report at a time: callers keep plain running totals
         });
         onProgress?.Invoke(done % 1000);
         return new ImageTensors(tensor(pixels, [n, 3, resolution, resolution]), tensor(labels));
