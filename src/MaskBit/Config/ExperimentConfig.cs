@@ -35,6 +35,12 @@ public sealed record ExperimentSettings
     public bool Resume { get; init; } = true;
     /// <summary>Checkpoint folder to start from; "" for none.</summary>
     public string InitCheckpoint { get; init; } = "";
+    /// <summary>
+    /// Model weights to start from (a tokenizer file as <c>maskbit export</c> writes it, or a checkpoint's model file):
+    /// loaded strictly into the model and its EMA, at step 0 with fresh optimizers; "" for none. Not a key of the
+    /// original's MaskBit scripts; its sister repository's (1d-tokenizer) name for the same thing.
+    /// </summary>
+    public string InitWeight { get; init; } = "";
     /// <summary>Tokenizer weights: the frozen Stage-I model of generator training, or the model to evaluate.</summary>
     public string? VqganCheckpoint { get; init; }
     public bool ResumeLrScheduler { get; init; } = true;

@@ -28,6 +28,12 @@ public sealed record VqModelConfig
     public bool SampleWithConv { get; init; } = true;
     /// <summary>Optional (default false): L2-normalised codebook for the <c>lookup</c> quantizer.</summary>
     public bool UseL2Normalisation { get; init; }
+    /// <summary>
+    /// Optional (default false): train only the decoder. The original's <c>ConvVQModel(finetune_decoder=True)</c>
+    /// constructor argument (spec 1.1), which its scripts never pass; a key here so that a run can sharpen the decoder of
+    /// a trained tokenizer without changing a single token (its generator stays valid).
+    /// </summary>
+    public bool FinetuneDecoder { get; init; }
 
     public bool IsLookupFree => QuantizerType == "lookup-free";
 

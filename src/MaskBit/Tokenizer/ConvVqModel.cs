@@ -32,6 +32,8 @@ public sealed class ConvVqModel : Module<Tensor, (Tensor decoded, QuantizerResul
         };
         _factor = 1 << (config.NumResolutions - 1);
         RegisterComponents();
+        if (config.FinetuneDecoder)
+            foreach (var p in encoder.parameters()) p.requires_grad = false;
     }
 
     public VqModelConfig Config { get; }
@@ -41,7 +43,20 @@ public sealed class ConvVqModel : Module<Tensor, (Tensor decoded, QuantizerResul
     public int DownsamplingFactor => _factor;
 
     // x: [B, 3, H, W] -> [B, T, H/f, W/f]. Submodules run through call() so that forward hooks see them.
-    public QuantizerResult Encode(Tensor x) => quantize.call(encoder.call(x));
+    public QuantizerResult Encode(Tensor x)
+    {
+        if (!Config.FinetuneDecoder) return quantize.call(encoder.call(x));
+        // finetune_decoder: the encoder is frozen and in eval mode, encoder + quantizer run without a graph, and the
+        // quantizer's losses are multiplied by 0 (kept, so the logged terms exist and read 0), as the original does.
+        using var _ = no_grad();
+        encoder.eval();
+        var r = quantize.call(encoder.call(x));
+        return r with
+        {
+            QuantizerLoss = r.QuantizerLoss * 0, CommitmentLoss = r.CommitmentLoss * 0,
+            EntropyLoss = r.EntropyLoss * 0, CodebookLoss = r.CodebookLoss is null ? null : r.CodebookLoss * 0,
+        };
+    }
 
     // z: [B, T, h, w] -> [B, 3, h*f, w*f]
     public Tensor Decode(Tensor z) => decoder.call(z);

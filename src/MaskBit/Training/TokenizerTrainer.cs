@@ -37,6 +37,13 @@ public static class TokenizerTrainer
         using var state = new TokenizerTraining(config, perceptual, device);
 
         var position = default(LoaderPosition);
+        if (!string.IsNullOrEmpty(experiment.InitWeight))
+        {
+            if (!File.Exists(experiment.InitWeight) && !Directory.Exists(experiment.InitWeight))
+                throw new ConfigException($"experiment.init_weight: {experiment.InitWeight} does not exist");
+            state.LoadWeights(experiment.InitWeight);
+            Log($"initialised the weights from {experiment.InitWeight}");
+        }
         if (!string.IsNullOrEmpty(experiment.InitCheckpoint))
         {
             var meta = RunFolder.Verify(experiment.InitCheckpoint);
@@ -51,7 +58,7 @@ public static class TokenizerTrainer
         }
         using var loader = Data.DataLoader.FromConfig(config, DataSplit.Train, position);
         long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
-        Log($"training {Params(state.Model):N0}-parameter tokenizer from step {state.GlobalStep} to {maxSteps}; " +
+        Log($"training {Params(state.Model):N0}-parameter tokenizer{(config.Model!.VqModel!.FinetuneDecoder ? " (decoder only: finetune_decoder)" : "")} from step {state.GlobalStep} to {maxSteps}; " +
             $"{loader.Dataset.Count:N0} training images, batch {training.PerGpuBatchSize} x {training.GradientAccumulationSteps}");
 
         var clock = Stopwatch.StartNew();

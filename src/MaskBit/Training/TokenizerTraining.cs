@@ -121,6 +121,13 @@ public sealed class TokenizerTraining : IDisposable
         Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.DiscriminatorOptimizer), DiscriminatorOptimizer.StateDict());
     }
 
+    /// <summary><c>experiment.init_weight</c>: model weights only (strictly), copied into the EMA too; step and optimizers stay.</summary>
+    public void LoadWeights(string path)
+    {
+        Checkpoint.LoadInto(Model, path);
+        Ema?.Load(Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter), path);
+    }
+
     /// <summary>Restores what <see cref="Save"/> wrote (strictly: a file of another config is refused) and the step.</summary>
     public void Load(string dir, long globalStep, bool loadOptimizers = true)
     {

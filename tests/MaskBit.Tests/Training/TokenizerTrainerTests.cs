@@ -76,6 +76,7 @@ public class TokenizerTrainerTests
         { "perceptual-file", "no-such-resnet.pth" },
         { "other-model", "holds a run of another model config" },
         { "init", "SHA256SUMS" },
+        { "init-weight", "experiment.init_weight" },
     };
 
     [Theory, MemberData(nameof(BadInputs))]
@@ -94,13 +95,14 @@ public class TokenizerTrainerTests
                 config = Config(tmp, "model.vq_model.token_size=12", "model.vq_model.codebook_size=4096");
                 break;
             case "init": Directory.CreateDirectory(tmp["empty-checkpoint"]); config = Config(tmp, $"experiment.init_checkpoint={tmp["empty-checkpoint"]}"); break;
+            case "init-weight": config = Config(tmp, $"experiment.init_weight={tmp["no-such-tokenizer.safetensors"]}"); break;
         }
         var before = Directory.Exists(tmp["run"]) ? Directory.GetFileSystemEntries(tmp["run"], "*", SearchOption.AllDirectories).Order().ToList() : [];
         var e = Record.Exception(() => TokenizerTrainer.Run(config, options));
         Assert.NotNull(e);
         DataFixtures.OneLine(e);
         Assert.Contains(expected, e.Message);
-        if (kind is not "init")
+        if (kind is not ("init" or "init-weight"))
         {
             var after = Directory.Exists(tmp["run"]) ? Directory.GetFileSystemEntries(tmp["run"], "*", SearchOption.AllDirectories).Order().ToList() : [];
             Assert.Equal(before, after); // nothing written, nothing overwritten
@@ -128,6 +130,41 @@ public class TokenizerTrainerTests
         Assert.True(last.Values.All(double.IsFinite));
         Assert.True(last["gen.reconstruction_loss"] < 0.5 * first["gen.reconstruction_loss"],
             $"reconstruction loss {first["gen.reconstruction_loss"]} -> {last["gen.reconstruction_loss"]} did not fall");
+    }
+
+    [Fact]
+    public void FinetuneDecoderStartsFromInitWeightAndChangesNoTokenOnlyTheDecoder()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var init = Path.Combine(tmp.Path, "tokenizer.safetensors");
+        using (var trained = new TokenizerTraining(Config(tmp, "training.seed=7")))
+            Checkpoint.Save(trained.Model, init);
+        var log = new List<string>();
+        var config = Config(tmp, "model.vq_model.finetune_decoder=True", $"experiment.init_weight={init}", "losses.discriminator_start=0",
+            "training.max_train_steps=4", "experiment.save_every=4", "experiment.eval_every=4");
+        TokenizerTrainer.Run(config, Options(tmp["run"], log));
+        Assert.Contains(log, l => l.Contains("initialised the weights from"));
+        Assert.Contains(log, l => l.Contains("decoder only"));
+
+        using var scope = NewDisposeScope();
+        var start = Checkpoint.ReadStateDict(init);
+        foreach (var file in new[] { TrainingFiles.Model, TrainingFiles.EmaModel })
+        {
+            var end = Checkpoint.ReadStateDict(Path.Combine(tmp["run"], "checkpoint-4", file));
+            Assert.Equal(start.Keys, end.Keys);
+            foreach (var key in start.Keys.Where(k => k.StartsWith("encoder.")))
+                Assert.True(start[key].equal(end[key]).all().item<bool>(), $"{file}: {key} changed while finetune_decoder froze the encoder");
+            Assert.Contains(start.Keys.Where(k => k.StartsWith("decoder.")), k => !start[k].equal(end[k]).all().item<bool>());
+        }
+
+        // One step by hand: the quantizer's losses are multiplied by 0, the encoder gets no gradient.
+        using var training = new TokenizerTraining(config);
+        training.LoadWeights(init);
+        var x = rand(4, 3, 32, 32, generator: new Generator(5));
+        var logs = training.Step([x]);
+        Assert.Equal(0.0, logs["gen.quantizer_loss"]);
+        Assert.Equal(0.0, logs["gen.commitment_loss"]);
+        Assert.All(training.Model.Encoder.parameters(), p => Assert.False(p.requires_grad));
     }
 
     [Fact]
