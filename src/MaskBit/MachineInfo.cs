@@ -15,11 +15,16 @@ public static class MachineInfo
     public static string Describe() => $"{CpuModel()}, {Environment.ProcessorCount} cores";
 
     /// <summary>The process's resident-set high-water mark in MiB (Linux VmHWM), which includes libtorch's allocations.</summary>
-    public static long PeakResidentMiB()
+    public static long PeakResidentMiB() => Status("VmHWM:", () => Process.GetCurrentProcess().PeakWorkingSet64);
+
+    /// <summary>The process's resident set now, in MiB (Linux VmRSS).</summary>
+    public static long ResidentMiB() => Status("VmRSS:", () => { using var p = Process.GetCurrentProcess(); return p.WorkingSet64; });
+
+    static long Status(string field, Func<long> fallbackBytes)
     {
         const string path = "/proc/self/status";
-        if (!File.Exists(path)) return Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
-        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        if (!File.Exists(path)) return fallbackBytes() >> 20;
+        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
         return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) >> 10;
     }
 }

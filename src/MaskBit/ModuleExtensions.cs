@@ -9,4 +9,16 @@ public static class ModuleExtensions
         foreach (var p in module.parameters()) p.requires_grad = false;
         return module;
     }
+
+    /// <summary>
+    /// Runs one forward step in its own dispose scope and keeps only its result. PyTorch frees a layer's intermediate
+    /// tensors as soon as nothing refers to them; TorchSharp keeps every tensor until its dispose scope ends, so without
+    /// this a 256x256 decoder would hold all of its activations at once (gigabytes). Autograd keeps what backward needs
+    /// on its own, so training is unaffected.
+    /// </summary>
+    public static Tensor Scoped(Func<Tensor> step)
+    {
+        using var scope = NewDisposeScope();
+        return step().MoveToOuterDisposeScope();
+    }
 }

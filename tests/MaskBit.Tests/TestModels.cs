@@ -37,7 +37,7 @@ public static class TestModels
         {
             Assert.True(modules.ContainsKey(name), $"model has no submodule '{name}'");
             var m = (nn.Module<Tensor, Tensor>)modules[name];
-            var handle = m.register_forward_hook((_, _, output) => { captured[name] = output.detach().clone(); return output; });
+            var handle = m.register_forward_hook((_, _, output) => { captured[name] = output.detach().clone().DetachFromDisposeScope(); return output; });
             removers.Add(handle.remove);
         }
         try { run(); }

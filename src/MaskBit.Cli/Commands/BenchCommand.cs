@@ -27,10 +27,11 @@ public static class BenchCommand
         var trainTokenizer = new Option<bool>("--train-tokenizer") { Description = "Instead: Stage I training steps/s of a tokenizer config (--config, default the official 14-bit tokenizer; random data, a random-weight ResNet-50 when the config asks for one)" };
         var trainGenerator = new Option<bool>("--train-generator") { Description = "Instead: Stage II training steps/s of a generator config (--config, default the official 14-bit generator; random tokens and labels)" };
         var json = new Option<bool>("--json") { Description = "Also print the results as one JSON line (generator_s_per_image_step, decode_s_per_image, tokenizer_encode/decode_s_per_image, peak_rss_mib, threads, cpu)" };
+        var memoryCurve = new Option<FileInfo?>("--memory-curve") { Description = "Also record the resident memory at every decoding step of the first timed call: a PNG chart at this path and the values beside it (.csv)" };
         var inception = new Option<bool>("--inception") { Description = "Instead: FID Inception feature throughput (images/s) on random 256x256 images, random weights" };
 
         var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
-        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, json, checkpointIo, trainTokenizer, trainGenerator, inception }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, json, memoryCurve, checkpointIo, trainTokenizer, trainGenerator, inception }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(steps), "--steps");
@@ -68,16 +69,21 @@ public static class BenchCommand
             var x = rand(b, 3, size, size, device: dev);
             using (no_grad()) tokenizer.Decode(tokenizer.Encode(x).Quantized).Dispose();
             var (sample, decodeTokens, encode, decode) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
+            var curve = r.GetValue(memoryCurve) is { } curveFile ? new List<(int Step, long Mib)> { (0, MachineInfo.ResidentMiB()) } : null;
             for (int i = 0; i < reps; i++)
             {
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                sample.Add(Time(() => sampler.Sample(b, labels).Tokens, out var tokens) / b);
+                Action<SamplerStep>? record = i == 0 && curve is not null ? s => curve.Add((s.Index + 1, MachineInfo.ResidentMiB())) : null;
+                sample.Add(Time(() => sampler.Sample(b, labels, record).Tokens, out var tokens) / b);
                 decodeTokens.Add(Time(() => tokenizer.DecodeTokens(tokens).cpu(), out _) / b);
                 encode.Add(Time(() => tokenizer.Encode(x).Quantized, out var z) / b);
                 decode.Add(Time(() => tokenizer.Decode(z).cpu(), out _) / b);
             }
-            var m = new BenchResult(Median(sample) / n, Median(decodeTokens), Median(encode), Median(decode), MachineInfo.PeakResidentMiB(), torch.get_num_threads(), MachineInfo.CpuModel());
+            double stepSeconds = Median(sample) / n;
+            var m = new BenchResult(stepSeconds, Median(decodeTokens), Median(encode), Median(decode), MachineInfo.PeakResidentMiB(),
+                torch.get_num_threads(), MachineInfo.CpuModel(), MatmulGflops(model.SeqLen * 2, mlm.HiddenDim, mlm.MlpDim, dev, reps),
+                GeneratorFlops(model, mlm, sequences: options.GuidanceScale != 0 ? 2 : 1) / stepSeconds / 1e9);
             var table = new Table().AddColumns("measure", "value (median of " + reps + ")");
             table.AddRow("config", Markup.Escape(r.GetValue(config)!.Name));
             table.AddRow("cpu / device / threads", $"{Markup.Escape(m.cpu)} / {dev} / {m.threads}");
@@ -89,7 +95,9 @@ public static class BenchCommand
             table.AddRow("total, s per image", $"{m.generator_s_per_image_step * n + m.decode_s_per_image:F2}");
             table.AddRow($"tokenizer encode / decode {size}x{size}, s per image", $"{m.tokenizer_encode_s_per_image:F2} / {m.tokenizer_decode_s_per_image:F2}");
             table.AddRow("peak resident memory", $"{m.peak_rss_mib:N0} MiB");
+            table.AddRow("generator GFLOP/s / fp32 matmul GFLOP/s", $"{m.generator_gflops:F0} / {m.matmul_gflops:F0} ({m.generator_gflops / m.matmul_gflops:P0})");
             AnsiConsole.Write(table);
+            if (curve is not null) WriteMemoryCurve(r.GetValue(memoryCurve)!.FullName, curve, r.GetValue(config)!.Name, b);
             if (r.GetValue(json)) Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(m));
             return 0;
         });
@@ -178,7 +186,7 @@ public static class BenchCommand
     /// <summary>The machine-readable result of the generation benchmark (medians over the repeats, after a warm-up).</summary>
 #pragma warning disable IDE1006 // JSON keys
     sealed record BenchResult(double generator_s_per_image_step, double decode_s_per_image, double tokenizer_encode_s_per_image,
-        double tokenizer_decode_s_per_image, long peak_rss_mib, int threads, string cpu);
+        double tokenizer_decode_s_per_image, long peak_rss_mib, int threads, string cpu, double matmul_gflops, double generator_gflops);
 #pragma warning restore IDE1006
 
     static double Time(Func<Tensor> work, out Tensor result)
@@ -186,6 +194,48 @@ public static class BenchCommand
         var sw = Stopwatch.StartNew();
         result = work();
         return sw.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The resident memory after each decoding step as a chart (PNG) and a CSV beside it (same name, .csv).</summary>
+    static void WriteMemoryCurve(string png, List<(int Step, long Mib)> curve, string configName, int batch)
+    {
+        var chart = Data.LineChart.Draw(curve.Select(c => (double)c.Step).ToList(), curve.Select(c => (double)c.Mib).ToList(),
+            $"resident memory while sampling ({configName}, batch {batch})", "decoding step", "MIB");
+        Data.Images.Save(png, chart);
+        var csv = Path.ChangeExtension(png, ".csv");
+        File.WriteAllLines(csv, curve.Select(c => $"{c.Step},{c.Mib}").Prepend("step,resident_mib"));
+        AnsiConsole.MarkupLine($"memory curve: [bold]{Markup.Escape(png)}[/] and {Markup.Escape(csv)} (min {curve.Min(c => c.Mib):N0}, max {curve.Max(c => c.Mib):N0} MiB)");
+    }
+
+    /// <summary>
+    /// FLOPs of one generator forward per image (multiply-add = 2): every 2-D weight acts once per token (input
+    /// projection, attention projections, MLP, prediction layer; the class embedding is a lookup), plus the attention
+    /// products QK^T and AV (2 x 2 N^2 d per layer), times the sequences per image (2 with guidance).
+    /// </summary>
+    static double GeneratorFlops(MaskedGenerator model, Config.MlmModelConfig mlm, int sequences)
+    {
+        double n = model.SeqLen;
+        double perToken = model.named_parameters().Where(p => p.parameter.dim() == 2 && p.name != "class_emb.weight").Sum(p => (double)p.parameter.numel());
+        return sequences * (2 * n * perToken + mlm.Depth * 4 * n * n * mlm.HiddenDim);
+    }
+
+    /// <summary>The fp32 matrix-multiply rate of the generator's widest product ([rows, d] x [d, mlp], the MLP's first
+    /// layer for both sequences of an image): the reference its achieved GFLOP/s are a share of.</summary>
+    static double MatmulGflops(long rows, long d, long mlp, Device device, int repeats)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var (a, b) = (randn(rows, d, device: device), randn(d, mlp, device: device));
+        a.matmul(b).cpu(); // warm-up
+        var times = new List<double>();
+        for (int i = 0; i < Math.Max(3, repeats); i++)
+        {
+            int inner = 20;
+            var sw = Stopwatch.StartNew();
+            for (int k = 0; k < inner; k++) a.matmul(b).Dispose();
+            times.Add(sw.Elapsed.TotalSeconds / inner);
+        }
+        return 2.0 * rows * d * mlp / Median(times) / 1e9;
     }
 
     static double Median(List<double> values)

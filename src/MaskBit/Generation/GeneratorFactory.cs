@@ -36,34 +36,38 @@ public static class GeneratorFactory
     /// than the config's tokenizer is named as such before any shape check. The number of classes is read from the
     /// file's <c>class_emb.weight</c> (rows - 1: the last row is "no class"; 1000 for every released generator).
     /// </summary>
-    public static MaskedGenerator Load(MlmModelConfig mlm, VqModelConfig vq, int imageSize, string path, Device? device = null) =>
-        Load(mlm, vq, imageSize, Checkpoint.ReadStateDict(path), path, device);
-
-    /// <summary><see cref="Load(MlmModelConfig, VqModelConfig, int, string, Device?)"/> from a state dict already read
-    /// from <paramref name="path"/> (which names it in errors); disposes its tensors.</summary>
-    public static MaskedGenerator Load(MlmModelConfig mlm, VqModelConfig vq, int imageSize, OrderedDictionary<string, Tensor> file, string path, Device? device = null)
+    public static MaskedGenerator Load(MlmModelConfig mlm, VqModelConfig vq, int imageSize, string path, Device? device = null)
     {
+        using var file = StateDictFile.Open(path);
+        return Load(mlm, vq, imageSize, file, device);
+    }
+
+    /// <summary><see cref="Load(MlmModelConfig, VqModelConfig, int, string, Device?)"/> from an open file, read one
+    /// tensor at a time into the new model (no second copy of the weights).</summary>
+    public static MaskedGenerator Load(MlmModelConfig mlm, VqModelConfig vq, int imageSize, StateDictFile file, Device? device = null)
+    {
+        var renamed = file.Keys.Select(k => Checkpoint.RenameKey(k, LfqBert.ReleasedKeyRenames)).ToList();
+        int index = renamed.IndexOf("input_proj.weight");
+        if (mlm.ModelCls == "lfq_bert" && index >= 0 && file.Shape(file.Keys[index]) is { Length: 2 } inputShape)
+        {
+            long fileBits = inputShape[1];
+            int configBits = Factorization.BitsPerSplit(vq.EffectiveCodebookSize, mlm.CodebookSplits) * mlm.CodebookSplits;
+            if (fileBits != configBits)
+                throw new CheckpointException($"{file.Path}: generator for {fileBits}-bit tokens, but the tokenizer of the config has {configBits} bits (model.vq_model.token_size)");
+        }
+        int nclass = file.ContainsKey("class_emb.weight") && file.Shape("class_emb.weight") is { Length: 2 } classShape ? (int)classShape[0] - 1 : 1000;
+        var model = Create(mlm, vq.EffectiveCodebookSize, imageSize, vq.DownsamplingFactor, nclass);
         try
         {
-            var renamed = file.Keys.Select(k => Checkpoint.RenameKey(k, LfqBert.ReleasedKeyRenames)).ToList();
-            int index = renamed.IndexOf("input_proj.weight");
-            if (mlm.ModelCls == "lfq_bert" && index >= 0 && file.GetAt(index).Value.dim() == 2)
-            {
-                long fileBits = file.GetAt(index).Value.shape[1];
-                int configBits = Factorization.BitsPerSplit(vq.EffectiveCodebookSize, mlm.CodebookSplits) * mlm.CodebookSplits;
-                if (fileBits != configBits)
-                    throw new CheckpointException($"{path}: generator for {fileBits}-bit tokens, but the tokenizer of the config has {configBits} bits (model.vq_model.token_size)");
-            }
-            int nclass = file.TryGetValue("class_emb.weight", out var classEmb) && classEmb.dim() == 2 ? (int)classEmb.shape[0] - 1 : 1000;
-            var model = Create(mlm, vq.EffectiveCodebookSize, imageSize, vq.DownsamplingFactor, nclass);
-            Checkpoint.LoadInto(model, file, path, LfqBert.ReleasedKeyRenames);
+            Checkpoint.LoadInto(model, file, LfqBert.ReleasedKeyRenames);
             if (device is not null) model.to(device);
             model.eval();
             return model;
         }
-        finally
+        catch
         {
-            foreach (var t in file.Values) t.Dispose();
+            model.Dispose();
+            throw;
         }
     }
 }

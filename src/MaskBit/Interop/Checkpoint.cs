@@ -19,24 +19,8 @@ public static class Checkpoint
     /// </summary>
     public static OrderedDictionary<string, Tensor> ReadStateDict(string path)
     {
-        if (Directory.Exists(path)) path = Path.Combine(path, "pytorch_model.bin");
-        return Guard(path, () => Read(path));
-    }
-
-    static OrderedDictionary<string, Tensor> Read(string path)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var head = new byte[16];
-        int got = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        file.Position = 0;
-        var h = head.AsSpan(0, got);
-        if (TorchFile.IsZip(h))
-        {
-            return Materialize(TorchFile.ReadZip(new ZipReader(file)));
-        }
-        if (TorchFile.IsLegacy(h)) return Materialize(TorchFile.ReadLegacy(file));
-        if (SafeTensorsFile.Looks(h, file.Length)) return ToDictionary(SafeTensorsFile.Read(file, out _));
-        throw new InvalidDataException("not a PyTorch or safetensors checkpoint (unrecognised content)");
+        using var file = StateDictFile.Open(path);
+        return file.ReadAll();
     }
 
     /// <summary>
@@ -49,28 +33,47 @@ public static class Checkpoint
     /// </summary>
     public static void LoadInto(nn.Module module, string path, IReadOnlyDictionary<string, string>? renamePrefixes = null, Func<string, bool>? dropKey = null)
     {
-        var file = ReadStateDict(path);
-        try
+        using var file = StateDictFile.Open(path);
+        LoadInto(module, file, renamePrefixes, dropKey);
+    }
+
+    /// <summary>The same from an open file, one tensor at a time: keys and shapes are all checked first (from the
+    /// file's index), then each tensor is read, copied into the module and freed before the next.</summary>
+    public static void LoadInto(nn.Module module, StateDictFile file, IReadOnlyDictionary<string, string>? renamePrefixes = null, Func<string, bool>? dropKey = null)
+    {
+        var targets = Match(module, file.Keys.Select(k => (k, file.Shape(k))), file.Path, renamePrefixes, dropKey);
+        using var _ = no_grad();
+        foreach (var (key, target) in targets)
         {
-            LoadInto(module, file, path, renamePrefixes, dropKey);
-        }
-        finally
-        {
-            foreach (var t in file.Values) t.Dispose();
+            using var t = file.Read(key);
+            target.copy_(t);
         }
     }
 
     /// <summary><see cref="LoadInto(nn.Module, string, IReadOnlyDictionary{string, string}?, Func{string, bool}?)"/> for a
-    /// state dict already read from <paramref name="path"/> (which only names it in errors).</summary>
+    /// state dict already in memory, read from <paramref name="path"/> (which only names it in errors).</summary>
     public static void LoadInto(nn.Module module, OrderedDictionary<string, Tensor> file, string path,
         IReadOnlyDictionary<string, string>? renamePrefixes = null, Func<string, bool>? dropKey = null)
     {
-        var source = new OrderedDictionary<string, Tensor>();
-        foreach (var (key, t) in file)
+        var targets = Match(module, file.Select(kv => (kv.Key, kv.Value.shape)), path, renamePrefixes, dropKey);
+        using var _ = no_grad();
+        foreach (var (key, target) in targets) target.copy_(file[key]);
+    }
+
+    /// <summary>
+    /// The strict match of a file's (key, shape) list to the module's state dict, after renaming and dropping keys:
+    /// each kept file key with the module tensor it fills. Missing or unexpected keys, a key renamed twice, or a shape
+    /// mismatch throw one <see cref="CheckpointException"/> naming <paramref name="path"/>.
+    /// </summary>
+    static List<(string FileKey, Tensor Target)> Match(nn.Module module, IEnumerable<(string Key, long[] Shape)> file, string path,
+        IReadOnlyDictionary<string, string>? renamePrefixes, Func<string, bool>? dropKey)
+    {
+        var source = new OrderedDictionary<string, (string FileKey, long[] Shape)>();
+        foreach (var (key, shape) in file)
         {
             var name = RenameKey(key, renamePrefixes);
             if (dropKey?.Invoke(name) == true) continue;
-            if (!source.TryAdd(name, t)) throw new CheckpointException($"{path}: two keys are renamed to {name}");
+            if (!source.TryAdd(name, (key, shape))) throw new CheckpointException($"{path}: two keys are renamed to {name}");
         }
         var target = module.state_dict();
         var missing = target.Keys.Where(k => !source.ContainsKey(k) && !k.EndsWith(".num_batches_tracked", StringComparison.Ordinal)).ToList();
@@ -84,15 +87,14 @@ public static class Checkpoint
             var hint = fileKind is not null && modelKind is not null && fileKind != modelKind ? $" (the file holds a {fileKind}, the model is a {modelKind})" : "";
             throw new CheckpointException($"{path}: {string.Join(", ", parts)}{hint}");
         }
-        var wrong = source.Where(kv => !kv.Value.shape.SequenceEqual(target[kv.Key].shape)).ToList();
+        var wrong = source.Where(kv => !kv.Value.Shape.SequenceEqual(target[kv.Key].shape)).ToList();
         if (wrong.Count > 0)
         {
-            var (k, t) = wrong[0];
+            var (k, v) = wrong[0];
             var more = wrong.Count > 1 ? $" (and {wrong.Count - 1} more shape mismatches)" : "";
-            throw new CheckpointException($"{path}: {k} has shape {Shape(t)}, model expects {Shape(target[k])}{more}");
+            throw new CheckpointException($"{path}: {k} has shape {Shape(v.Shape)}, model expects {Shape(target[k].shape)}{more}");
         }
-        using var _ = no_grad();
-        foreach (var (k, t) in source) target[k].copy_(t);
+        return source.Select(kv => (kv.Value.FileKey, target[kv.Key])).ToList();
     }
 
     /// <summary>
@@ -152,17 +154,24 @@ public static class Checkpoint
     }
 
     /// <summary>The tensors and the <c>__metadata__</c> string map of a safetensors file.</summary>
-    public static (OrderedDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata) ReadSafeTensors(string path) =>
+    public static (OrderedDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata) ReadSafeTensors(string path)
+    {
+        using var file = OpenSafeTensors(path);
+        return (file.ReadAll(), file.Metadata);
+    }
+
+    /// <summary>Opens a safetensors file for reading one tensor at a time (<see cref="StateDictFile"/>); any other content is refused.</summary>
+    public static StateDictFile OpenSafeTensors(string path)
+    {
         Guard(path, () =>
         {
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             var head = new byte[16];
             int got = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-            file.Position = 0;
-            if (!SafeTensorsFile.Looks(head.AsSpan(0, got), file.Length)) throw new InvalidDataException("not a safetensors file");
-            var tensors = SafeTensorsFile.Read(file, out var metadata);
-            return (ToDictionary(tensors), metadata);
+            return SafeTensorsFile.Looks(head.AsSpan(0, got), file.Length) ? 0 : throw new InvalidDataException("not a safetensors file");
         });
+        return StateDictFile.Open(path);
+    }
 
     /// <summary>The original's rename: for the first prefix a key starts with, <c>key.replace(prefix, replacement)</c>.</summary>
     public static string RenameKey(string key, IReadOnlyDictionary<string, string>? renamePrefixes)
@@ -170,44 +179,6 @@ public static class Checkpoint
         foreach (var (from, to) in renamePrefixes ?? new Dictionary<string, string>())
             if (key.StartsWith(from, StringComparison.Ordinal)) return key.Replace(from, to, StringComparison.Ordinal);
         return key;
-    }
-
-    /// <summary>The tensors of a state dict: the top-level dict, or the <c>state_dict</c> it holds (Lightning).</summary>
-    static OrderedDictionary<string, Tensor> Materialize(object? top)
-    {
-        if (top is not PickleDict dict) throw new InvalidDataException($"file holds a {PickleReader.Describe(top)}, not a state dict");
-        if (dict.TryGet("state_dict", out var inner) && inner is PickleDict sd) dict = sd;
-        return ToDictionary(dict.Items
-            .Where(kv => kv.Key is string && kv.Value is TensorRef)
-            .Select(kv => KeyValuePair.Create((string)kv.Key!, (TensorRef)kv.Value!)), t => t.Materialize());
-    }
-
-    static OrderedDictionary<string, Tensor> ToDictionary(List<KeyValuePair<string, Tensor>> entries) => ToDictionary(entries, t => t);
-
-    static OrderedDictionary<string, Tensor> ToDictionary<T>(IEnumerable<KeyValuePair<string, T>> entries, Func<T, Tensor> make)
-    {
-        var result = new OrderedDictionary<string, Tensor>();
-        try
-        {
-            foreach (var (key, value) in entries)
-            {
-                if (result.ContainsKey(key)) throw new InvalidDataException($"key {key} appears twice");
-                try
-                {
-                    result.Add(key, make(value));
-                }
-                catch (InvalidDataException e)
-                {
-                    throw new InvalidDataException($"{key}: {e.Message}", e);
-                }
-            }
-            return result;
-        }
-        catch
-        {
-            foreach (var t in result.Values) t.Dispose();
-            throw;
-        }
     }
 
     /// <summary>Runs a file operation, turning every failure into a one-line <see cref="CheckpointException"/> naming <paramref name="path"/>.</summary>
@@ -240,5 +211,5 @@ public static class Checkpoint
 
     static string Few(List<string> keys) => string.Join(", ", keys.Take(5)) + (keys.Count > 5 ? ", ..." : "");
 
-    static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";
+    static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
 }

@@ -22,16 +22,17 @@ static class SafeTensorsFile
     }
 
     /// <summary>One tensor as the header describes it, already checked on its own.</summary>
-    readonly record struct Entry(string Name, DTypeInfo Type, long[] Shape, long Begin, long End);
+    public readonly record struct Entry(string Name, DTypeInfo Type, long[] Shape, long Begin, long End);
 
     /// <summary>
-    /// Every tensor of the file in header order, and the header's <c>__metadata__</c>. The stream must be seekable.
-    /// The whole header is checked before any tensor is read (as the reference implementation does): a sane length,
-    /// valid JSON, for each tensor a known dtype, a non-negative shape and <c>data_offsets</c> whose span is exactly
-    /// the tensor's size, and the spans together tiling the data section from its first byte to its last, with no gap
-    /// and no overlap. The format has no checksum: a changed byte inside tensor data cannot be detected.
+    /// The file's index: every tensor of the header in header order (name, type, shape, byte span), the header's
+    /// <c>__metadata__</c>, and where the data section starts; no tensor data is read. The stream must be seekable.
+    /// The whole header is checked first (as the reference implementation does): a sane length, valid JSON, for each
+    /// tensor a known dtype, a non-negative shape and <c>data_offsets</c> whose span is exactly the tensor's size, and
+    /// the spans together tiling the data section from its first byte to its last, with no gap and no overlap. The
+    /// format has no checksum: a changed byte inside tensor data cannot be detected.
     /// </summary>
-    public static List<KeyValuePair<string, Tensor>> Read(Stream s, out Dictionary<string, string> metadata)
+    public static (List<Entry> entries, Dictionary<string, string> metadata, long dataStart) Index(Stream s)
     {
         var len = new byte[8];
         s.ReadExactly(len);
@@ -41,25 +42,17 @@ static class SafeTensorsFile
         var header = new byte[n];
         s.ReadExactly(header);
         long dataStart = 8 + n;
-        (var entries, metadata) = ParseHeader(header);
+        var (entries, metadata) = ParseHeader(header);
         CheckLayout(entries, s.Length - dataStart);
+        return (entries, metadata, dataStart);
+    }
 
-        var result = new List<KeyValuePair<string, Tensor>>();
-        try
-        {
-            foreach (var e in entries)
-            {
-                s.Position = dataStart + e.Begin;
-                using var flat = TensorBytes.Read(s, e.Type, e.Shape.Aggregate(1L, (a, b) => a * b));
-                result.Add(new(e.Name, flat.view(e.Shape)));
-            }
-            return result;
-        }
-        catch
-        {
-            foreach (var kv in result) kv.Value.Dispose();
-            throw;
-        }
+    /// <summary>One tensor of an <see cref="Index"/>ed file: a new CPU tensor of its shape.</summary>
+    public static Tensor ReadEntry(Stream s, long dataStart, Entry e)
+    {
+        s.Position = dataStart + e.Begin;
+        using var flat = TensorBytes.Read(s, e.Type, e.Shape.Aggregate(1L, (a, b) => a * b));
+        return flat.view(e.Shape);
     }
 
     static (List<Entry>, Dictionary<string, string>) ParseHeader(byte[] header)

@@ -23,6 +23,7 @@ sealed class StorageRef(string typeName, long numel, Func<StorageRef, Tensor> lo
 sealed class TensorRef(StorageRef storage, long offset, long[] shape, long[] stride)
 {
     public StorageRef Storage { get; } = storage;
+    public long[] Shape => shape;
 
     /// <summary>A new CPU tensor with the view's values, independent of the storage unless it covers all of it.</summary>
     public Tensor Materialize()

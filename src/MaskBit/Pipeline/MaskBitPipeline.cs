@@ -93,7 +93,12 @@ public sealed class MaskBitPipeline : IDisposable
     {
         var vq = VqModel(config, "config");
         // The generator first: its file says which token width it was trained for, the clearest mismatch message.
-        var generator = generatorPath is null ? null : LoadGenerator(config, vq, Checkpoint.ReadStateDict(generatorPath), generatorPath, device);
+        MaskedGenerator? generator = null;
+        if (generatorPath is not null)
+        {
+            using var file = StateDictFile.Open(generatorPath);
+            generator = LoadGenerator(config, vq, file, device);
+        }
         try
         {
             var tokenizer = TokenizerFactory.Load(vq, tokenizerPath, device);
@@ -128,15 +133,15 @@ public sealed class MaskBitPipeline : IDisposable
         MaskedGenerator? generator = null;
         if (System.IO.File.Exists(File(ModelFolder.GeneratorFile)))
         {
-            var (weights, metadata) = Checkpoint.ReadSafeTensors(File(ModelFolder.GeneratorFile));
-            ModelFolder.CheckMetadata(File(ModelFolder.GeneratorFile), metadata, "generator", vq.EffectiveCodebookSize);
-            generator = LoadGenerator(config, vq, weights, File(ModelFolder.GeneratorFile), device);
+            using var file = Checkpoint.OpenSafeTensors(File(ModelFolder.GeneratorFile));
+            ModelFolder.CheckMetadata(file.Path, file.Metadata, "generator", vq.EffectiveCodebookSize);
+            generator = LoadGenerator(config, vq, file, device);
         }
         try
         {
-            var (weights, metadata) = Checkpoint.ReadSafeTensors(File(ModelFolder.TokenizerFile));
-            ModelFolder.CheckMetadata(File(ModelFolder.TokenizerFile), metadata, "tokenizer", vq.EffectiveCodebookSize);
-            var tokenizer = TokenizerFactory.Load(vq, weights, File(ModelFolder.TokenizerFile), device);
+            using var file = Checkpoint.OpenSafeTensors(File(ModelFolder.TokenizerFile));
+            ModelFolder.CheckMetadata(file.Path, file.Metadata, "tokenizer", vq.EffectiveCodebookSize);
+            var tokenizer = TokenizerFactory.Load(vq, file, device);
             if (generator is not null && classes is not null && classes.Count != generator.NClass)
                 throw new ArgumentException($"{File(ModelFolder.ClassesFile)}: {classes.Count} classes, but {ModelFolder.GeneratorFile} has {generator.NClass}");
             return new MaskBitPipeline(config, tokenizer, generator, classes, device ?? CPU);
@@ -151,15 +156,11 @@ public sealed class MaskBitPipeline : IDisposable
     static VqModelConfig VqModel(ExperimentConfig config, string source) =>
         config.Model?.VqModel ?? throw new ConfigException($"{source}: no model.vq_model section");
 
-    static MaskedGenerator LoadGenerator(ExperimentConfig config, VqModelConfig vq, OrderedDictionary<string, Tensor> weights, string path, Device? device)
+    static MaskedGenerator LoadGenerator(ExperimentConfig config, VqModelConfig vq, StateDictFile weights, Device? device)
     {
-        var mlm = config.Model?.MlmModel;
-        if (mlm is null)
-        {
-            foreach (var t in weights.Values) t.Dispose();
-            throw new ConfigException($"{path}: a generator needs a model.mlm_model section in the config (use a generator or demo config)");
-        }
-        return GeneratorFactory.Load(mlm, vq, config.Dataset?.Preprocessing?.Resolution ?? 256, weights, path, device);
+        var mlm = config.Model?.MlmModel
+            ?? throw new ConfigException($"{weights.Path}: a generator needs a model.mlm_model section in the config (use a generator or demo config)");
+        return GeneratorFactory.Load(mlm, vq, config.Dataset?.Preprocessing?.Resolution ?? 256, weights, device);
     }
 
     /// <summary>

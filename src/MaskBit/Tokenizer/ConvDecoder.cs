@@ -46,11 +46,11 @@ public sealed class ConvDecoder : Module<Tensor, Tensor>
     public Module<Tensor, Tensor> Mid => mid;
 
     // z: [B, T, h, w] -> x: [B, 3, h*f, w*f] (unclamped). Submodules run through call() so that forward hooks see them.
-    public override Tensor forward(Tensor z)
+    public override Tensor forward(Tensor z) => ModuleExtensions.Scoped(() =>
     {
         var x = mid.call(conv_in.call(z));
         IEnumerable<ResidualStage> order = _legacy ? up.Reverse() : up;
         foreach (var stage in order) x = stage.call(x);
         return conv_out.call(F.silu(norm_out.call(x)));
-    }
+    });
 }

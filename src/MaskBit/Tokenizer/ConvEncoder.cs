@@ -39,6 +39,8 @@ public sealed class ConvEncoder : Module<Tensor, Tensor>
     {
         if (c.ChannelMult.Length != c.NumResolutions)
             throw new ArgumentException($"vq_model.channel_mult has {c.ChannelMult.Length} entries, num_resolutions is {c.NumResolutions}");
+        if (c.NumResBlocks < 1 || c.NumResBlocksDecoder is < 1)
+            throw new ArgumentException($"vq_model.num_res_blocks{(c.NumResBlocks < 1 ? "" : "_decoder")} must be at least 1, got {(c.NumResBlocks < 1 ? c.NumResBlocks : c.NumResBlocksDecoder)}");
     }
 
     /// <summary>The stages, for inspecting intermediate activations.</summary>
@@ -46,11 +48,11 @@ public sealed class ConvEncoder : Module<Tensor, Tensor>
     public Module<Tensor, Tensor> Mid => mid;
 
     // x: [B, 3, H, W] in [0, 1] -> z: [B, T, H/f, W/f]. Submodules run through call() so that forward hooks see them.
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => ModuleExtensions.Scoped(() =>
     {
         x = conv_in.call(x);
         foreach (var stage in down) x = stage.call(x);
         x = mid.call(x);
         return conv_out.call(F.silu(norm_out.call(x)));
-    }
+    });
 }

@@ -28,12 +28,12 @@ public sealed class ResidualBlock : Module<Tensor, Tensor>
     }
 
     // x: [B, Cin, H, W] -> [B, Cout, H, W]
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => ModuleExtensions.Scoped(() =>
     {
         var h = conv1.forward(F.silu(norm1.forward(x)));
         h = conv2.forward(F.silu(norm2.forward(h)));
         return nin_shortcut is null ? h + x : h + nin_shortcut.forward(h);
-    }
+    });
 }
 
 /// <summary><c>ResidualStage</c>: <c>res_blocks</c> (first in->out, the rest out->out), optionally followed by a
@@ -62,7 +62,9 @@ public sealed class ResidualStage : Module<Tensor, Tensor>
     }
 
     // x: [B, Cin, H, W] -> [B, Cout, H', W'] with H' = H/2 (down), 2H (up) or H
-    public override Tensor forward(Tensor x)
+    // The blocks' outputs are freed when the stage returns (ModuleExtensions.Scoped). The config validation gives every
+    // stage at least one block, so the result is a new tensor, never the input.
+    public override Tensor forward(Tensor x) => ModuleExtensions.Scoped(() =>
     {
         foreach (var block in res_blocks) x = block.forward(x);
         return _resample switch
@@ -72,5 +74,5 @@ public sealed class ResidualStage : Module<Tensor, Tensor>
             Resample.Up => upsample_conv!.forward(F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest)),
             _ => x,
         };
-    }
+    });
 }

@@ -18,25 +18,29 @@ public static class TokenizerFactory
     /// Builds the tokenizer and fills it strictly from a released or trained checkpoint (the original's
     /// <c>load_pretrained</c>): a directory means its <c>pytorch_model.bin</c>; the model is returned in eval mode.
     /// </summary>
-    public static ITokenizer Load(VqModelConfig config, string checkpointPath, Device? device = null) =>
-        Load(config, Checkpoint.ReadStateDict(checkpointPath), checkpointPath, device);
-
-    /// <summary><see cref="Load(VqModelConfig, string, Device?)"/> from a state dict already read from
-    /// <paramref name="path"/> (which names it in errors); disposes its tensors.</summary>
-    public static ITokenizer Load(VqModelConfig config, OrderedDictionary<string, Tensor> file, string path, Device? device = null)
+    public static ITokenizer Load(VqModelConfig config, string checkpointPath, Device? device = null)
     {
+        using var file = StateDictFile.Open(checkpointPath);
+        return Load(config, file, device);
+    }
+
+    /// <summary><see cref="Load(VqModelConfig, string, Device?)"/> from an open file, read one tensor at a time into
+    /// the new model (no second copy of the weights).</summary>
+    public static ITokenizer Load(VqModelConfig config, StateDictFile file, Device? device = null)
+    {
+        var tokenizer = Create(config);
+        var module = tokenizer.Module;
         try
         {
-            var tokenizer = Create(config);
-            var module = tokenizer.Module;
-            Checkpoint.LoadInto(module, file, path, dropKey: DroppedKeys(config));
+            Checkpoint.LoadInto(module, file, dropKey: DroppedKeys(config));
             if (device is not null) module.to(device);
             module.eval();
             return tokenizer;
         }
-        finally
+        catch
         {
-            foreach (var t in file.Values) t.Dispose();
+            module.Dispose();
+            throw;
         }
     }
 

@@ -208,6 +208,44 @@ public class CheckpointTests : IDisposable
         foreach (var (k, t) in source.state_dict()) AssertSame(t.to(ScalarType.Float16).to(ScalarType.Float32), target.state_dict()[k], k);
     }
 
+    [Theory]
+    [InlineData("lazy.bin")]
+    [InlineData("lazy.safetensors")]
+    public void StateDictFile_IndexesWithoutReadingAndReadsOneTensorAtATime(string name)
+    {
+        var path = Path.Combine(_dir, name);
+        using var scope = NewDisposeScope();
+        var big = arange(100_000, dtype: float32);
+        var small = tensor(new long[] { 1, 2, 3 }).reshape(1, 3);
+        Checkpoint.WriteStateDict(path, [KeyValuePair.Create("small", small), KeyValuePair.Create("big", big)]);
+        using (var file = StateDictFile.Open(path))
+        {
+            Assert.Equal(["small", "big"], file.Keys);
+            Assert.Equal([1L, 3L], file.Shape("small"));
+            Assert.Equal([100_000L], file.Shape("big"));
+            Assert.True(file.Read("big").equal(big).all().item<bool>());
+            Assert.True(file.Read("small").equal(small).all().item<bool>());
+            Assert.Contains("no tensor missing", Assert.Throws<KeyNotFoundException>(() => file.Read("missing")).Message);
+        }
+        // A damaged byte inside "big": the index still opens and "small" still reads; reading "big" fails in one line
+        // naming the file and the tensor (zip: its CRC-32), or, for safetensors (no checksum), reads changed values.
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        using (var file = StateDictFile.Open(path))
+        {
+            Assert.True(file.Read("small").equal(small).all().item<bool>());
+            if (name.EndsWith(".bin"))
+            {
+                var e = Assert.Throws<CheckpointException>(() => file.Read("big"));
+                Assert.Contains(path, e.Message);
+                Assert.Contains("big", e.Message);
+                Assert.DoesNotContain('\n', e.Message);
+            }
+            else Assert.False(file.Read("big").equal(big).all().item<bool>());
+        }
+    }
+
     [Fact]
     public void LoadInto_StrictErrorsAreOneLineWithKeysAndShapes()
     {

@@ -36,7 +36,7 @@ public class CodebookTokenizerGoldenTests
     static (Tensor decoded, QuantizerResult result, Tensor quantizerInput) Forward(ITokenizer model, Tensor x)
     {
         Tensor? z = null;
-        var hook = model.Quantize.register_forward_hook((_, input, output) => { z = input.detach().clone(); return output; });
+        var hook = model.Quantize.register_forward_hook((_, input, output) => { z = input.detach().clone().DetachFromDisposeScope(); return output; });
         try
         {
             var (decoded, result) = model.Reconstruct(x);
