@@ -32,9 +32,10 @@ public sealed class Conv2dSame : Module<Tensor, Tensor>
     {
         long PadFor(long size) => Math.Max((long)(Math.Ceiling(size / (double)_stride) - 1) * _stride + (_kernel - 1) * _dilation + 1 - size, 0);
         long ph = PadFor(x.shape[^2]), pw = PadFor(x.shape[^1]);
-        if (ph > 0 || pw > 0)
-            x = F.pad(x, [pw / 2, pw - pw / 2, ph / 2, ph - ph / 2]);
-        return ConvWorkaround.Conv2d(x, weight, bias, _stride, _dilation);
+        if (ph == 0 && pw == 0) return ConvWorkaround.Conv2d(x, weight, bias, _stride, _dilation);
+        // The padded copy is freed at once (a full-resolution feature map is 32 MiB at 256x256, 128 channels).
+        using var padded = F.pad(x, [pw / 2, pw - pw / 2, ph / 2, ph - ph / 2]);
+        return ConvWorkaround.Conv2d(padded, weight, bias, _stride, _dilation);
     }
 }
 

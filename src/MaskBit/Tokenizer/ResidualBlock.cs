@@ -28,12 +28,23 @@ public sealed class ResidualBlock : Module<Tensor, Tensor>
     }
 
     // x: [B, Cin, H, W] -> [B, Cout, H, W]
+    // Each intermediate is freed as soon as the next exists, so at most three feature maps are alive at a time (at
+    // 256x256 with 128 channels each is 32 MiB; autograd keeps what backward needs on its own).
     public override Tensor forward(Tensor x) => ModuleExtensions.Scoped(() =>
     {
-        var h = conv1.forward(F.silu(norm1.forward(x)));
-        h = conv2.forward(F.silu(norm2.forward(h)));
+        Tensor h;
+        using (var a = Activate(norm1, x)) h = conv1.forward(a);
+        using (var c = h)
+        using (var a = Activate(norm2, c)) h = conv2.forward(a);
         return nin_shortcut is null ? h + x : h + nin_shortcut.forward(h);
     });
+
+    // silu(norm(x)), the normalised copy freed on return.
+    static Tensor Activate(GroupNorm norm, Tensor x)
+    {
+        using var n = norm.forward(x);
+        return F.silu(n);
+    }
 }
 
 /// <summary><c>ResidualStage</c>: <c>res_blocks</c> (first in->out, the rest out->out), optionally followed by a
@@ -71,8 +82,15 @@ public sealed class ResidualStage : Module<Tensor, Tensor>
         {
             Resample.DownConv => down_conv!.forward(x),
             Resample.DownAvgPool => F.avg_pool2d(x, 2, 2),
-            Resample.Up => upsample_conv!.forward(F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest)),
+            Resample.Up => Upsample(x),
             _ => x,
         };
     });
+
+    // Nearest x2 then upsample_conv; the enlarged copy is freed once convolved.
+    Tensor Upsample(Tensor x)
+    {
+        using var up = F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
+        return upsample_conv!.forward(up);
+    }
 }

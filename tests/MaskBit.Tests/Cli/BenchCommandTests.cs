@@ -7,11 +7,18 @@ public class BenchCommandTests
     public void BenchRunsOnATinyConfigAndReportsTimeAndMemory()
     {
         var config = Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_generator.yaml");
-        var (code, stdout, stderr) = CliRunner.Run("bench", "-c", config, "--steps", "2", "--batch-size", "2", "--repeats", "2", "--json");
+        using var tmp = new CliRunner.TempDir();
+        var curve = tmp["memory.png"];
+        var (code, stdout, stderr) = CliRunner.Run("bench", "-c", config, "--steps", "2", "--batch-size", "2", "--repeats", "2", "--json", "--memory-curve", curve);
         Assert.True(code == 0, stderr);
         using var json = System.Text.Json.JsonDocument.Parse(stdout.Split('\n').Last(l => l.StartsWith('{')));
-        foreach (var key in new[] { "generator_s_per_image_step", "decode_s_per_image", "tokenizer_encode_s_per_image", "tokenizer_decode_s_per_image" })
+        foreach (var key in new[] { "generator_s_per_image_step", "decode_s_per_image", "tokenizer_encode_s_per_image", "tokenizer_decode_s_per_image", "matmul_gflops", "generator_gflops" })
             Assert.True(json.RootElement.GetProperty(key).GetDouble() > 0, key);
+        // The memory curve: a PNG and a CSV with the resident memory before the first step and after each of the 2.
+        Assert.Equal((720, 400), (MaskBit.Data.Images.Read(curve).Width, MaskBit.Data.Images.Read(curve).Height));
+        var rows = File.ReadAllLines(Path.ChangeExtension(curve, ".csv"));
+        Assert.Equal(["step,resident_mib", "0", "1", "2"], rows.Select((r, i) => i == 0 ? r : r.Split(',')[0]));
+        Assert.All(rows.Skip(1), r => Assert.True(long.Parse(r.Split(',')[1]) > 0, r));
         Assert.True(json.RootElement.GetProperty("peak_rss_mib").GetInt64() > 0);
         Assert.True(json.RootElement.GetProperty("threads").GetInt32() >= 1);
         Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("cpu").GetString()));
