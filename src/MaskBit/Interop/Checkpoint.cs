@@ -163,14 +163,10 @@ public static class Checkpoint
     /// <summary>Opens a safetensors file for reading one tensor at a time (<see cref="StateDictFile"/>); any other content is refused.</summary>
     public static StateDictFile OpenSafeTensors(string path)
     {
-        Guard(path, () =>
-        {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            var head = new byte[16];
-            int got = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-            return SafeTensorsFile.Looks(head.AsSpan(0, got), file.Length) ? 0 : throw new InvalidDataException("not a safetensors file");
-        });
-        return StateDictFile.Open(path);
+        var file = StateDictFile.Open(path);
+        if (file.IsSafeTensors) return file;
+        file.Dispose();
+        throw new CheckpointException($"{path}: not a safetensors file");
     }
 
     /// <summary>The original's rename: for the first prefix a key starts with, <c>key.replace(prefix, replacement)</c>.</summary>

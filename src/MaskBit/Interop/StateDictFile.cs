@@ -14,17 +14,20 @@ public sealed class StateDictFile : IDisposable
     readonly Stream _stream;
     readonly OrderedDictionary<string, (long[] Shape, Func<Tensor> Read)> _entries;
 
-    StateDictFile(string path, Stream stream, OrderedDictionary<string, (long[], Func<Tensor>)> entries, IReadOnlyDictionary<string, string> metadata)
+    StateDictFile(string path, Stream stream, OrderedDictionary<string, (long[], Func<Tensor>)> entries, IReadOnlyDictionary<string, string> metadata, bool isSafeTensors)
     {
-        (Path, _stream, _entries, Metadata) = (path, stream, entries, metadata);
+        (Path, _stream, _entries, Metadata, IsSafeTensors) = (path, stream, entries, metadata, isSafeTensors);
+        Keys = [.. entries.Keys];
     }
 
     /// <summary>The file (a folder's <c>pytorch_model.bin</c>, not the folder).</summary>
     public string Path { get; }
     /// <summary>The safetensors <c>__metadata__</c> map (empty for <c>torch.save</c> files).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>True for a safetensors file, false for a <c>torch.save</c> one.</summary>
+    public bool IsSafeTensors { get; }
     /// <summary>The tensors' keys in file order.</summary>
-    public IReadOnlyList<string> Keys => _entries.Keys.ToList();
+    public IReadOnlyList<string> Keys { get; }
     public int Count => _entries.Count;
     public bool ContainsKey(string key) => _entries.ContainsKey(key);
 
@@ -82,12 +85,12 @@ public sealed class StateDictFile : IDisposable
             foreach (var (key, value) in dict.Items)
                 if (key is string name && value is TensorRef t && !entries.TryAdd(name, (t.Shape, t.Materialize)))
                     throw new InvalidDataException($"key {name} appears twice");
-            return new StateDictFile(path, file, entries, new Dictionary<string, string>());
+            return new StateDictFile(path, file, entries, new Dictionary<string, string>(), isSafeTensors: false);
         }
         if (!SafeTensorsFile.Looks(h, file.Length)) throw new InvalidDataException("not a PyTorch or safetensors checkpoint (unrecognised content)");
         var (index, metadata, dataStart) = SafeTensorsFile.Index(file);
         foreach (var e in index) entries.Add(e.Name, (e.Shape, () => SafeTensorsFile.ReadEntry(file, dataStart, e)));
-        return new StateDictFile(path, file, entries, metadata);
+        return new StateDictFile(path, file, entries, metadata, isSafeTensors: true);
     }
 
     /// <summary>Every tensor read into memory, in file order (the caller disposes them).</summary>
