@@ -69,7 +69,7 @@ public static class BenchCommand
             var x = rand(b, 3, size, size, device: dev);
             using (no_grad()) tokenizer.Decode(tokenizer.Encode(x).Quantized).Dispose();
             var (sample, decodeTokens, encode, decode) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
-            var curve = r.GetValue(memoryCurve) is { } curveFile ? new List<(int Step, long Mib)> { (0, MachineInfo.ResidentMiB()) } : null;
+            var curve = r.GetValue(memoryCurve) is not null ? new List<(int Step, long Mib)> { (0, MachineInfo.ResidentMiB()) } : null;
             for (int i = 0; i < reps; i++)
             {
                 using var scope = NewDisposeScope();
