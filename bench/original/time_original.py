@@ -140,21 +140,9 @@ def generate(config, args):
     """demo_utils' path: build, load_pretrained (the generator with the released token_emb -> input_proj rename), sample."""
     import torch
 
-    from modeling.conv_vqgan import ConvVQModel
-    from modeling.bert import Bert, LFQBert
-
-    vq, mlm = config.model.vq_model, config.model.mlm_model
-    tokenizer = ConvVQModel(vq, legacy=False)
+    tokenizer, generator = build(config)
     tokenizer.load_pretrained(args.tokenizer)
-    cls = {"bert": Bert, "lfq_bert": LFQBert}[mlm.model_cls]
-    generator = cls(
-        img_size=256, hidden_dim=mlm.hidden_dim, codebook_size=vq.codebook_size, codebook_splits=mlm.codebook_splits,
-        depth=mlm.depth, heads=mlm.heads, mlp_dim=mlm.mlp_dim, dropout=mlm.dropout, use_prenorm=mlm.use_prenorm,
-        input_stride=2 ** (vq.num_resolutions - 1))
     generator.load_pretrained(args.generator, rename_keys={"token_emb": "input_proj"})
-    for m in (tokenizer, generator):
-        m.eval()
-        m.requires_grad_(False)
     torch.manual_seed(0)
     images, _ = run_sample(config, tokenizer, generator, 1, args.steps)
     print(json.dumps({"implementation": f"original (PyTorch {torch.__version__})", "peak_rss_mib": peak_rss_mib(),
