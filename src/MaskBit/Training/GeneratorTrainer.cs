@@ -14,6 +14,8 @@ namespace MaskBit.Training;
 /// (split, mask, label dropout, forward, MLM loss, backward, clip, AdamW, schedule, EMA) -> log every <c>log_every</c>
 /// -> with the EMA weights, a grid with a row per class every <c>generate_every</c> and the held-out MLM loss and
 /// masked-token accuracy every <c>eval_every</c> -> checkpoint every <c>save_every</c> -> at the end a model folder.
+/// A run resumes from its newest checkpoint (<c>experiment.resume</c>) or starts from <c>experiment.init_checkpoint</c>
+/// or from weights alone (<c>experiment.init_weight</c>, e.g. to continue a finished run with a new schedule).
 /// Quirk 13 is fixed: the generator returns to train mode (dropout on) after every periodic sampling.
 /// </summary>
 public static class GeneratorTrainer
@@ -35,6 +37,7 @@ public static class GeneratorTrainer
         manual_seed(seed);
         using var model = GeneratorFactory.Create(mlm, vq.EffectiveCodebookSize, imageSize, vq.DownsamplingFactor, source.ClassNames.Count);
         model.to(device);
+        RunFolder.CheckStartFiles(experiment);
         using var run = new RunFolder(options.OutputDir, config);
         void Log(string message)
         {
@@ -43,13 +46,7 @@ public static class GeneratorTrainer
         }
         using var state = new GeneratorTraining(config, model);
 
-        var position = default(LoaderPosition);
-        if (experiment.Resume && run.LatestValidCheckpoint(Log) is var (path, metadata))
-        {
-            state.Load(path, metadata.GlobalStep, loadOptimizer: !experiment.DontResumeOptimizer);
-            position = new LoaderPosition(metadata.DataEpoch, metadata.DataBatch);
-            Log($"resumed from {path} (step {metadata.GlobalStep}, data {position})");
-        }
+        var position = run.Start(experiment, state.LoadWeights, (dir, step, optimizer) => state.Load(dir, step, optimizer), Log);
         long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
         Log($"training {model.parameters().Sum(p => p.numel()):N0}-parameter generator from step {state.GlobalStep} to {maxSteps} on {source.Describe}; batch {training.PerGpuBatchSize}");
 

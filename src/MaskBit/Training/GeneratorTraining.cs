@@ -96,6 +96,14 @@ public sealed class GeneratorTraining : IDisposable
         Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.Optimizer), Optimizer.StateDict());
     }
 
+    /// <summary><c>experiment.init_weight</c>: generator weights only (a model folder's <c>generator.safetensors</c> or
+    /// a checkpoint's model file, either naming), loaded strictly and copied into the EMA; step and optimizer stay.</summary>
+    public void LoadWeights(string path)
+    {
+        Checkpoint.LoadInto(Model, path, LfqBert.ReleasedKeyRenames);
+        Ema?.Load(Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter), path);
+    }
+
     /// <summary>Restores what <see cref="Save"/> wrote, strictly, and the step.</summary>
     public void Load(string dir, long globalStep, bool loadOptimizer = true)
     {

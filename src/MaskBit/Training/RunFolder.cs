@@ -138,6 +138,50 @@ public sealed class RunFolder : IDisposable
         return null;
     }
 
+    /// <summary>The files <see cref="Start"/> would read exist (and an init checkpoint verifies): trainers call this
+    /// before they make the run folder, so a mistyped path or a damaged checkpoint leaves nothing behind.</summary>
+    public static void CheckStartFiles(ExperimentSettings experiment)
+    {
+        if (!string.IsNullOrEmpty(experiment.InitWeight) && !File.Exists(experiment.InitWeight) && !Directory.Exists(experiment.InitWeight))
+            throw new ConfigException($"experiment.init_weight: {experiment.InitWeight} does not exist");
+        if (!string.IsNullOrEmpty(experiment.InitCheckpoint))
+        {
+            if (!Directory.Exists(experiment.InitCheckpoint)) throw new ConfigException($"experiment.init_checkpoint: {experiment.InitCheckpoint} does not exist");
+            Verify(experiment.InitCheckpoint);
+        }
+    }
+
+    /// <summary>
+    /// Where a run starts, in the original's order: <c>experiment.init_weight</c> (model weights only, step 0),
+    /// <c>experiment.init_checkpoint</c> (another run's checkpoint folder, with its step), then, when
+    /// <c>experiment.resume</c>, this run's newest valid checkpoint, which wins. Returns the data position to continue
+    /// from. <paramref name="loadWeights"/> gets a weights file, <paramref name="load"/> a checkpoint folder, its step and
+    /// whether to restore the optimizers.
+    /// </summary>
+    public Data.LoaderPosition Start(ExperimentSettings experiment, Action<string> loadWeights, Action<string, long, bool> load, Action<string> log)
+    {
+        CheckStartFiles(experiment);
+        if (!string.IsNullOrEmpty(experiment.InitWeight))
+        {
+            loadWeights(experiment.InitWeight);
+            log($"initialised the weights from {experiment.InitWeight}");
+        }
+        if (!string.IsNullOrEmpty(experiment.InitCheckpoint))
+        {
+            var meta = Verify(experiment.InitCheckpoint, skipDigests: true); // CheckStartFiles verified the digests
+            load(experiment.InitCheckpoint, meta.GlobalStep, !experiment.DontResumeOptimizer);
+            log($"initialised from {experiment.InitCheckpoint} at step {meta.GlobalStep}");
+        }
+        if (experiment.Resume && LatestValidCheckpoint(log) is var (path, metadata))
+        {
+            load(path, metadata.GlobalStep, !experiment.DontResumeOptimizer);
+            var position = new Data.LoaderPosition(metadata.DataEpoch, metadata.DataBatch);
+            log($"resumed from {path} (step {metadata.GlobalStep}, data {position})");
+            return position;
+        }
+        return default;
+    }
+
     public void Dispose()
     {
         _log.Dispose(); // the TensorBoard writer flushes each event as it is added

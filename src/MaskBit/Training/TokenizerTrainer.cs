@@ -13,7 +13,7 @@ namespace MaskBit.Training;
 /// backward, clip, AdamW, schedule, discriminator, EMA) -> log every <c>log_every</c> -> reconstructions every
 /// <c>generate_every</c> and evaluation every <c>eval_every</c> with the EMA weights -> checkpoint every
 /// <c>save_every</c> and at the end. Resumes from the newest complete checkpoint of the run folder
-/// (<c>experiment.resume</c>) or starts from <c>experiment.init_checkpoint</c>.
+/// (<c>experiment.resume</c>) or starts from <c>experiment.init_checkpoint</c> or <c>experiment.init_weight</c> (weights only).
 /// </summary>
 public static class TokenizerTrainer
 {
@@ -28,6 +28,7 @@ public static class TokenizerTrainer
         var dataset = Datasets.FromConfig(config, DataSplit.Train);
         if (dataset.Count < training.PerGpuBatchSize)
             throw new ConfigException($"dataset.params.train_shards_path_or_url: {dataset.Source} has {dataset.Count} images, fewer than one batch of {training.PerGpuBatchSize}");
+        RunFolder.CheckStartFiles(experiment);
         using var run = new RunFolder(options.OutputDir, config);
         void Log(string message)
         {
@@ -36,26 +37,7 @@ public static class TokenizerTrainer
         }
         using var state = new TokenizerTraining(config, perceptual, device);
 
-        var position = default(LoaderPosition);
-        if (!string.IsNullOrEmpty(experiment.InitWeight))
-        {
-            if (!File.Exists(experiment.InitWeight) && !Directory.Exists(experiment.InitWeight))
-                throw new ConfigException($"experiment.init_weight: {experiment.InitWeight} does not exist");
-            state.LoadWeights(experiment.InitWeight);
-            Log($"initialised the weights from {experiment.InitWeight}");
-        }
-        if (!string.IsNullOrEmpty(experiment.InitCheckpoint))
-        {
-            var meta = RunFolder.Verify(experiment.InitCheckpoint);
-            state.Load(experiment.InitCheckpoint, meta.GlobalStep, loadOptimizers: !experiment.DontResumeOptimizer);
-            Log($"initialised from {experiment.InitCheckpoint} at step {meta.GlobalStep}");
-        }
-        if (experiment.Resume && run.LatestValidCheckpoint(Log) is var (path, metadata))
-        {
-            state.Load(path, metadata.GlobalStep, loadOptimizers: !experiment.DontResumeOptimizer);
-            position = new LoaderPosition(metadata.DataEpoch, metadata.DataBatch);
-            Log($"resumed from {path} (step {metadata.GlobalStep}, data {position})");
-        }
+        var position = run.Start(experiment, state.LoadWeights, (dir, step, optimizers) => state.Load(dir, step, optimizers), Log);
         using var loader = Data.DataLoader.FromConfig(config, DataSplit.Train, position);
         long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
         Log($"training {Params(state.Model):N0}-parameter tokenizer{(config.Model!.VqModel!.FinetuneDecoder ? " (decoder only: finetune_decoder)" : "")} from step {state.GlobalStep} to {maxSteps}; " +

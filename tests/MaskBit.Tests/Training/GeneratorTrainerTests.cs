@@ -66,6 +66,33 @@ public class GeneratorTrainerTests
     }
 
     [Fact]
+    public void InitWeightStartsFromAnotherRunsWeightsAtStepZero()
+    {
+        using var tmp = new CliRunner.TempDir();
+        var cache = Cache(tmp);
+        GeneratorTrainer.Run(Config(tmp, cache, "training.max_train_steps=2"), new TrainingRunOptions { OutputDir = tmp["first"] }, Tokenizer);
+        var init = Path.Combine(tmp["first"], "checkpoint-2", TrainingFiles.EmaModel); // the released naming (token_emb)
+        // A zero learning rate leaves the weights where init_weight put them (AdamW's decay is scaled by the rate too).
+        var log = new List<string>();
+        GeneratorTrainer.Run(Config(tmp, cache, "training.max_train_steps=1", "optimizer.params.learning_rate=0", $"experiment.init_weight={init}"),
+            new TrainingRunOptions { OutputDir = tmp["second"], OnLog = log.Add }, Tokenizer);
+        Assert.Contains(log, l => l.Contains($"initialised the weights from {init}"));
+        Assert.Contains(log, l => l.Contains("from step 0 to 1"));
+
+        using var scope = NewDisposeScope();
+        var expected = Checkpoint.ReadStateDict(init);
+        foreach (var file in new[] { TrainingFiles.Model, TrainingFiles.EmaModel })
+        {
+            var got = Checkpoint.ReadStateDict(Path.Combine(tmp["second"], "checkpoint-1", file));
+            Assert.Equal(expected.Keys.Order(), got.Keys.Order());
+            foreach (var (k, t) in expected) Assert.True(t.equal(got[k]).all().item<bool>(), $"{file}: {k} is not the init_weight's");
+        }
+        // The first run's own model differs from its EMA after 2 steps, so the check above can tell them apart.
+        var raw = Checkpoint.ReadStateDict(Path.Combine(tmp["first"], "checkpoint-2", TrainingFiles.Model));
+        Assert.Contains(expected, kv => !kv.Value.equal(raw[kv.Key]).all().item<bool>());
+    }
+
+    [Fact]
     public void TrainingOnImagesEncodesThemOnTheFly()
     {
         using var tmp = new CliRunner.TempDir();
@@ -84,6 +111,8 @@ public class GeneratorTrainerTests
         { "empty", "the data set is empty" },
         { "labels", "outside the 3 classes" },
         { "not-a-cache", "dataset.params.train_shards_path_or_url" },
+        { "init-weight", "experiment.init_weight" },
+        { "init", "SHA256SUMS" },
     };
 
     [Theory, MemberData(nameof(BadInputs))]
@@ -115,6 +144,8 @@ public class GeneratorTrainerTests
                 FileDigests.Write(cache);
                 break;
             case "not-a-cache": config = Config(tmp, tmp["nowhere"]); break;
+            case "init-weight": config = Config(tmp, cache, $"experiment.init_weight={tmp["no-such-generator.safetensors"]}"); break;
+            case "init": Directory.CreateDirectory(tmp["empty-checkpoint"]); config = Config(tmp, cache, $"experiment.init_checkpoint={tmp["empty-checkpoint"]}"); break;
         }
         var e = Record.Exception(() => GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["run"] }, tokenizer));
         Assert.NotNull(e);
