@@ -9,6 +9,7 @@ public static class App
     public static RootCommand Build()
     {
         var root = new RootCommand("MaskBit: embedding-free image generation via bit tokens (VQGAN+ tokenizer, LFQ-BERT generator).");
+        root.Options.Add(new Option<int?>(ThreadsOption) { Description = "Torch intra-op threads for any command (default: torch's choice, one per core)", Recursive = true });
         root.Subcommands.Add(ReconstructCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(DetokenizeCommand.Create());
@@ -32,6 +33,8 @@ public static class App
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
+
+    const string ThreadsOption = "--threads";
 
     static readonly System.Text.RegularExpressions.Regex DottedOverride = new(@"^[A-Za-z_]\w*(\.\w+)+=");
 
@@ -63,6 +66,10 @@ public static class App
         // Usage errors (unknown command, missing argument) end like every other error: one line, exit 1.
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
             return CliErrors.Fail($"{string.Join("; ", parsed.Errors.Select(e => e.Message))} (see maskbit {parsed.CommandResult.Command.Name} --help)");
-        return CliErrors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+        return CliErrors.Run(() =>
+        {
+            if (parsed.GetValue<int?>(ThreadsOption) is int threads) TorchSharp.torch.set_num_threads(CliChecks.Positive(threads, ThreadsOption));
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        });
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using MaskBit.Generation;
 using MaskBit.Tokenizer;
 using Spectre.Console;
@@ -21,23 +22,21 @@ public static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Decoding steps per image", DefaultValueFactory = _ => 64 };
         var batch = new Option<int>("--batch-size") { Description = "Images per sampler call", DefaultValueFactory = _ => 1 };
         var repeats = new Option<int>("--repeats") { Description = "Timed sampler calls (after one warm-up step)", DefaultValueFactory = _ => 1 };
-        var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)" };
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
         var checkpointIo = new Option<bool>("--checkpoint-io") { Description = "Instead: time writing and reading the generator's state dict (.bin with CRC-32 checks, .safetensors)" };
         var trainTokenizer = new Option<bool>("--train-tokenizer") { Description = "Instead: Stage I training steps/s of a tokenizer config (--config, default the official 14-bit tokenizer; random data, a random-weight ResNet-50 when the config asks for one)" };
         var trainGenerator = new Option<bool>("--train-generator") { Description = "Instead: Stage II training steps/s of a generator config (--config, default the official 14-bit generator; random tokens and labels)" };
         var json = new Option<bool>("--json") { Description = "Also print the results as one JSON line (generator_s_per_image_step, decode_s_per_image, tokenizer_encode/decode_s_per_image, peak_rss_mib, threads, cpu)" };
-        var memoryCurve = new Option<FileInfo?>("--memory-curve") { Description = "Also record the resident memory at every decoding step of the first timed call: a PNG chart at this path and the values beside it (.csv)" };
+        var memoryCurve = new Option<FileInfo?>("--memory-curve") { Description = "Also record the resident memory at every decoding step of the first timed call: a PNG chart at this path and the values with each step's seconds beside it (.csv)" };
         var inception = new Option<bool>("--inception") { Description = "Instead: FID Inception feature throughput (images/s) on random 256x256 images, random weights" };
 
         var cmd = new Command("bench", "Measure generation (seconds per image) and reconstruction speed and peak memory of the full-size models.");
-        foreach (var o in new Option[] { config, set, steps, batch, repeats, threads, device, json, memoryCurve, checkpointIo, trainTokenizer, trainGenerator, inception }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { config, set, steps, batch, repeats, device, json, memoryCurve, checkpointIo, trainTokenizer, trainGenerator, inception }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             int n = CliChecks.Positive(r.GetValue(steps), "--steps");
             int b = CliChecks.Positive(r.GetValue(batch), "--batch-size");
             int reps = CliChecks.Positive(r.GetValue(repeats), "--repeats");
-            if (r.GetValue(threads) is int t) torch.set_num_threads(CliChecks.Positive(t, "--threads"));
             var dev = new Device(r.GetValue(device)!);
             if (r.GetValue(inception)) return BenchInception(dev, b, reps);
             if (r.GetValue(trainTokenizer))
@@ -69,12 +68,15 @@ public static class BenchCommand
             var x = rand(b, 3, size, size, device: dev);
             using (no_grad()) tokenizer.Decode(tokenizer.Encode(x).Quantized).Dispose();
             var (sample, decodeTokens, encode, decode) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
-            var curve = r.GetValue(memoryCurve) is not null ? new List<(int Step, long Mib)> { (0, MachineInfo.ResidentMiB()) } : null;
+            var curve = r.GetValue(memoryCurve) is not null ? new List<(int Step, long Mib, double Seconds)> { (0, MachineInfo.ResidentMiB(), 0) } : null;
+            var stepClock = new Stopwatch();
             for (int i = 0; i < reps; i++)
             {
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                Action<SamplerStep>? record = i == 0 && curve is not null ? s => curve.Add((s.Index + 1, MachineInfo.ResidentMiB())) : null;
+                // Each step's seconds run from the previous step's callback: its forward and what the sampler did after the previous one.
+                Action<SamplerStep>? record = i == 0 && curve is not null ? s => { curve.Add((s.Index + 1, MachineInfo.ResidentMiB(), stepClock.Elapsed.TotalSeconds)); stepClock.Restart(); } : null;
+                stepClock.Restart();
                 sample.Add(Time(() => sampler.Sample(b, labels, record).Tokens, out var tokens) / b);
                 decodeTokens.Add(Time(() => tokenizer.DecodeTokens(tokens).cpu(), out _) / b);
                 encode.Add(Time(() => tokenizer.Encode(x).Quantized, out var z) / b);
@@ -197,13 +199,13 @@ public static class BenchCommand
     }
 
     /// <summary>The resident memory after each decoding step as a chart (PNG) and a CSV beside it (same name, .csv).</summary>
-    static void WriteMemoryCurve(string png, List<(int Step, long Mib)> curve, string configName, int batch)
+    static void WriteMemoryCurve(string png, List<(int Step, long Mib, double Seconds)> curve, string configName, int batch)
     {
         var chart = Data.LineChart.Draw(curve.Select(c => (double)c.Step).ToList(), curve.Select(c => (double)c.Mib).ToList(),
             $"resident memory while sampling ({configName}, batch {batch})", "decoding step", "MIB");
         Data.Images.Save(png, chart);
         var csv = Path.ChangeExtension(png, ".csv");
-        File.WriteAllLines(csv, curve.Select(c => $"{c.Step},{c.Mib}").Prepend("step,resident_mib"));
+        File.WriteAllLines(csv, curve.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Step},{c.Mib},{c.Seconds:F3}")).Prepend("step,resident_mib,seconds"));
         AnsiConsole.MarkupLine($"memory curve: [bold]{Markup.Escape(png)}[/] and {Markup.Escape(csv)} (min {curve.Min(c => c.Mib):N0}, max {curve.Max(c => c.Mib):N0} MiB)");
     }
 

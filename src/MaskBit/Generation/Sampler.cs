@@ -159,7 +159,8 @@ public sealed class Sampler
         _model.eval();
         try
         {
-            using var noGrad = torch.no_grad();
+            // Inference mode, not just no_grad: no autograd metadata or version counters on any tensor of the loop.
+            using var inference = torch.inference_mode();
             var history = new List<Tensor>();
             for (int i = 0; i < Options.NumSteps; i++)
             {

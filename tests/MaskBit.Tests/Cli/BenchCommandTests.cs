@@ -17,8 +17,9 @@ public class BenchCommandTests
         // The memory curve: a PNG and a CSV with the resident memory before the first step and after each of the 2.
         Assert.Equal((720, 400), (MaskBit.Data.Images.Read(curve).Width, MaskBit.Data.Images.Read(curve).Height));
         var rows = File.ReadAllLines(Path.ChangeExtension(curve, ".csv"));
-        Assert.Equal(["step,resident_mib", "0", "1", "2"], rows.Select((r, i) => i == 0 ? r : r.Split(',')[0]));
+        Assert.Equal(["step,resident_mib,seconds", "0", "1", "2"], rows.Select((r, i) => i == 0 ? r : r.Split(',')[0]));
         Assert.All(rows.Skip(1), r => Assert.True(long.Parse(r.Split(',')[1]) > 0, r));
+        Assert.All(rows.Skip(2), r => Assert.True(double.Parse(r.Split(',')[2], System.Globalization.CultureInfo.InvariantCulture) > 0, r)); // step times
         Assert.True(json.RootElement.GetProperty("peak_rss_mib").GetInt64() > 0);
         Assert.True(json.RootElement.GetProperty("threads").GetInt32() >= 1);
         Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("cpu").GetString()));
@@ -26,6 +27,24 @@ public class BenchCommandTests
         Assert.Contains("peak resident memory", stdout);
         Assert.Contains("2, 2 (guidance", stdout);
         Assert.Equal(1, CliRunner.Run("bench", "-c", config, "--steps", "0").code);
+    }
+
+    [Fact]
+    public void ThreadsIsAnOptionOfEveryCommand()
+    {
+        var config = Path.Combine(Golden.RepoRoot, "configs", "presets", "tiny_generator.yaml");
+        int before = TorchSharp.torch.get_num_threads();
+        try
+        {
+            var (code, stdout, stderr) = CliRunner.Run("bench", "-c", config, "--steps", "1", "--threads", "1", "--json");
+            Assert.True(code == 0, stderr);
+            using var json = System.Text.Json.JsonDocument.Parse(stdout.Split('\n').Last(l => l.StartsWith('{')));
+            Assert.Equal(1, json.RootElement.GetProperty("threads").GetInt32());
+        }
+        finally { TorchSharp.torch.set_num_threads(before); }
+        CliRunner.AssertFailsWithOneLine(["--threads", "0", "generate", "-n", "1"], "--threads");
+        CliRunner.AssertFailsWithOneLine(["reconstruct", "--threads", "0", "x.png"], "--threads"); // after the command too
+        Assert.Equal(before, TorchSharp.torch.get_num_threads()); // a refused value changes nothing
     }
 
     [Fact]
