@@ -2,7 +2,9 @@
 # This project and the original MaskBit (PyTorch), timed one after the other in one run on this machine, on the
 # official 14-bit configs with random weights (the cost does not depend on the values): generator seconds per image
 # and step, token decode, tokenizer encode/decode, and the peak resident memory of generating one image from weight
-# files (both load the same torch.save files). Prints a Markdown table for the README and the raw JSON lines.
+# files (both load the same torch.save files); then this project again with libtorch's huge-page allocation off
+# (THP_MEM_ALLOC_ENABLE=0, which the library otherwise turns on). Prints a Markdown table for the README and the raw
+# JSON lines.
 #
 #   bench/side_by_side.sh ORIGINAL_CHECKOUT [STEPS] [REPEATS]
 #
@@ -35,6 +37,8 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)' "$@"; }
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $steps steps, median of $repeats" >&2
 echo "timing this project ..." >&2
 "${cli[@]}" bench -c "$config" --steps "$steps" --repeats "$repeats" --json | tail -n 1 > "$work/ours.json"
+echo "timing this project without libtorch's huge-page allocation ..." >&2
+THP_MEM_ALLOC_ENABLE=0 "${cli[@]}" bench -c "$config" --steps "$steps" --repeats "$repeats" --json | tail -n 1 > "$work/ours_no_thp.json"
 echo "timing the original ..." >&2
 "${orig[@]}" speed --repo "$repo" --config "$config" --steps "$steps" --repeats "$repeats" > "$work/original.json"
 echo "peak memory of generate (one image, 4 steps, weights from files) ..." >&2
@@ -48,6 +52,7 @@ peak "${orig[@]}" generate --repo "$repo" --config "$config" --tokenizer "$work/
 import json, sys
 work = sys.argv[1]
 ours = json.load(open(f"{work}/ours.json"))
+plain = json.load(open(f"{work}/ours_no_thp.json"))
 orig = json.load(open(f"{work}/original.json"))
 ours["generate_peak_rss_mib"] = float(open(f"{work}/ours_generate_mib").read())
 orig["generate_peak_rss_mib"] = float(open(f"{work}/original_generate_mib").read())
@@ -56,13 +61,13 @@ rows = [("generator, s per image and step (guidance: 2 sequences)", "generator_s
         ("tokenizer encode 256x256, s per image", "tokenizer_encode_s_per_image", "{:.2f}"),
         ("tokenizer decode 256x256, s per image", "tokenizer_decode_s_per_image", "{:.2f}"),
         ("peak resident memory of `generate` (1 image), MiB", "generate_peak_rss_mib", "{:,.0f}")]
-print(f"| | this project | {orig['implementation']} | ratio |")
-print("|---|---|---|---|")
+print(f"| | this project | {orig['implementation']} | ratio | this project, THP_MEM_ALLOC_ENABLE=0 |")
+print("|---|---|---|---|---|")
 for label, key, fmt in rows:
-    print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(orig[key])} | {ours[key] / orig[key]:.2f} |")
+    print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(orig[key])} | {ours[key] / orig[key]:.2f} | {fmt.format(plain[key]) if key in plain else ''} |")
 print(f"\nthreads: {ours['threads']} / {orig['threads']}; cpu: {ours['cpu']}")
 if "matmul_gflops" in ours:
     print(f"fp32 matrix multiply: {ours['matmul_gflops']:.0f} GFLOP/s; generator: {ours['generator_gflops']:.0f} GFLOP/s "
           f"({ours['generator_gflops'] / ours['matmul_gflops']:.0%} of it)")
-print("\n" + json.dumps(ours) + "\n" + json.dumps(orig))
+print("\n" + json.dumps(ours) + "\n" + json.dumps(orig) + "\n" + json.dumps(plain))
 EOF
