@@ -46,7 +46,7 @@ public static class GeneratorTrainer
         }
         using var state = new GeneratorTraining(config, model);
 
-        var position = run.Start(experiment, state.LoadWeights, (dir, step, optimizer) => state.Load(dir, step, optimizer), Log);
+        var position = run.Start(experiment, state.LoadWeights, state.Load, Log);
         long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
         Log($"training {model.parameters().Sum(p => p.numel()):N0}-parameter generator from step {state.GlobalStep} to {maxSteps} on {source.Describe}; batch {training.PerGpuBatchSize}");
 

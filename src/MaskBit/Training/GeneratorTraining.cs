@@ -98,11 +98,7 @@ public sealed class GeneratorTraining : IDisposable
 
     /// <summary><c>experiment.init_weight</c>: generator weights only (a model folder's <c>generator.safetensors</c> or
     /// a checkpoint's model file, either naming), loaded strictly and copied into the EMA; step and optimizer stay.</summary>
-    public void LoadWeights(string path)
-    {
-        Checkpoint.LoadInto(Model, path, LfqBert.ReleasedKeyRenames);
-        Ema?.Load(Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter), path);
-    }
+    public void LoadWeights(string path) => TrainingFiles.LoadWeights(Model, Ema, path, LfqBert.ReleasedKeyRenames);
 
     /// <summary>Restores what <see cref="Save"/> wrote, strictly, and the step.</summary>
     public void Load(string dir, long globalStep, bool loadOptimizer = true)

@@ -156,11 +156,10 @@ public sealed class RunFolder : IDisposable
     /// <c>experiment.init_checkpoint</c> (another run's checkpoint folder, with its step), then, when
     /// <c>experiment.resume</c>, this run's newest valid checkpoint, which wins. Returns the data position to continue
     /// from. <paramref name="loadWeights"/> gets a weights file, <paramref name="load"/> a checkpoint folder, its step and
-    /// whether to restore the optimizers.
+    /// whether to restore the optimizers. The files were checked by <see cref="CheckStartFiles"/> before the folder was made.
     /// </summary>
     public Data.LoaderPosition Start(ExperimentSettings experiment, Action<string> loadWeights, Action<string, long, bool> load, Action<string> log)
     {
-        CheckStartFiles(experiment);
         if (!string.IsNullOrEmpty(experiment.InitWeight))
         {
             loadWeights(experiment.InitWeight);

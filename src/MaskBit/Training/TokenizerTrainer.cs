@@ -37,7 +37,7 @@ public static class TokenizerTrainer
         }
         using var state = new TokenizerTraining(config, perceptual, device);
 
-        var position = run.Start(experiment, state.LoadWeights, (dir, step, optimizers) => state.Load(dir, step, optimizers), Log);
+        var position = run.Start(experiment, state.LoadWeights, state.Load, Log);
         using var loader = Data.DataLoader.FromConfig(config, DataSplit.Train, position);
         long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
         Log($"training {Params(state.Model):N0}-parameter tokenizer{(config.Model!.VqModel!.FinetuneDecoder ? " (decoder only: finetune_decoder)" : "")} from step {state.GlobalStep} to {maxSteps}; " +

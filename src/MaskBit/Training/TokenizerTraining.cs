@@ -122,11 +122,7 @@ public sealed class TokenizerTraining : IDisposable
     }
 
     /// <summary><c>experiment.init_weight</c>: model weights only (strictly), copied into the EMA too; step and optimizers stay.</summary>
-    public void LoadWeights(string path)
-    {
-        Checkpoint.LoadInto(Model, path);
-        Ema?.Load(Model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter), path);
-    }
+    public void LoadWeights(string path) => TrainingFiles.LoadWeights(Model, Ema, path);
 
     /// <summary>Restores what <see cref="Save"/> wrote (strictly: a file of another config is refused) and the step.</summary>
     public void Load(string dir, long globalStep, bool loadOptimizers = true)

@@ -37,6 +37,14 @@ public static class TrainingFiles
         finally { foreach (var t in tensors.Values) t.Dispose(); }
     }
 
+    /// <summary><c>experiment.init_weight</c>: model weights only, loaded strictly (keys in <paramref name="renames"/>'
+    /// naming accepted too) and copied into the EMA's shadows.</summary>
+    public static void LoadWeights(nn.Module model, Ema? ema, string path, IReadOnlyDictionary<string, string>? renames = null)
+    {
+        Checkpoint.LoadInto(model, path, renames);
+        ema?.Load(model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter), path);
+    }
+
     /// <summary>Loads saved EMA weights (a model state dict in <paramref name="renames"/>' naming) into the EMA's shadows.</summary>
     public static void LoadEma(string path, Ema ema, IReadOnlyDictionary<string, string>? renames = null) =>
         WithTensors(path, (t, p) => ema.Load(t.ToDictionary(kv => Checkpoint.RenameKey(kv.Key, renames), kv => kv.Value), p));
