@@ -15,7 +15,7 @@ public static class PretokenizeCommand
         var model = new ModelOptions(withGenerator: false);
         var data = new Option<string>("--data") { Description = "Data set: an image folder, tar shards or fashion-mnist[:FOLDER]", Required = true };
         var split = new Option<string>("--split") { Description = "train or eval (Fashion-MNIST: train-* or t10k-* files)", DefaultValueFactory = _ => "train" };
-        var flip = new Option<bool>("--flip") { Description = "Also encode each image mirrored (twice the examples)" };
+        var flip = new Option<bool>("--flip") { Description = "Also encode each image mirrored (twice the examples; only for data whose mirror images are as likely, e.g. not Fashion-MNIST, whose shoes all point left)" };
         var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Token cache folder to create", Required = true };
 
         var cmd = new Command("pretokenize", "Encode a data set once into a token cache for train-generator.");

@@ -8,9 +8,9 @@ namespace MaskBit.Cli.Commands;
 
 /// <summary>
 /// <c>maskbit score DIR</c>: judges class-conditional samples with a classifier trained on the real data (default: the
-/// bundled Fashion-MNIST one): accuracy against the requested class, per class and overall, and the Fréchet distance of
-/// the classifier's features to the reference split next to the floor (as many real images of each class from the
-/// training split).
+/// bundled Fashion-MNIST one): accuracy against the requested class, and the Fréchet distance of the classifier's features
+/// to the reference split next to the floor (as many real images of each class from the training split), per class and
+/// overall.
 /// </summary>
 public static class ScoreCommand
 {
@@ -42,9 +42,11 @@ public static class ScoreCommand
                 return SampleScorer.Score(folder.Model, sampleSet, referenceSet, floorSet, r.GetValue(seed), onProgress: p => { advance(p - last); last = p; });
             });
 
-            var table = new Table().AddColumns("class", "samples", "classified as requested");
-            foreach (var c in report.PerClass) table.AddRow($"{c.Label} {Markup.Escape(c.Name)}", $"{c.Count:N0}", $"{c.Accuracy:P1}");
-            table.AddRow("all", $"{report.Count:N0}", $"{report.Accuracy:P1}");
+            var table = new Table().AddColumns("class", "samples", "classified as requested", "Fréchet distance", "floor");
+            foreach (var column in table.Columns.Skip(1)) column.RightAligned();
+            foreach (var c in report.PerClass)
+                table.AddRow($"{c.Label} {Markup.Escape(c.Name)}", $"{c.Count:N0}", $"{c.Accuracy:P1}", Distance(c.FrechetDistance), Distance(c.Floor));
+            table.AddRow("all", $"{report.Count:N0}", $"{report.Accuracy:P1}", $"{report.FrechetDistance:F2}", $"{report.Floor:F2}");
             AnsiConsole.Write(table);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Fréchet distance (classifier features) to {report.ReferenceCount:N0} images of {report.Reference}: {report.FrechetDistance:F3}; floor ({report.Count:N0} real images of the same classes, {report.FloorSource}): {report.Floor:F3}; ratio {report.FloorRatio:F2}"));
@@ -56,10 +58,14 @@ public static class ScoreCommand
                     frechet_distance = report.FrechetDistance,
                     floor = report.Floor,
                     floor_ratio = report.FloorRatio,
-                    per_class = report.PerClass.ToDictionary(c => c.Name, c => c.Accuracy),
+                    per_class = report.PerClass.ToDictionary(c => c.Name, c => new { accuracy = c.Accuracy, frechet_distance = OrNull(c.FrechetDistance), floor = OrNull(c.Floor) }),
                 }));
             return 0;
         });
         return cmd;
     }
+
+    // A class with one sample has no distance (NaN): "-" in the table, null in the JSON.
+    static string Distance(double d) => double.IsNaN(d) ? "-" : d.ToString("F2", CultureInfo.InvariantCulture);
+    static double? OrNull(double d) => double.IsNaN(d) ? null : d;
 }

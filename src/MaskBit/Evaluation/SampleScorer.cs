@@ -25,8 +25,13 @@ public sealed class DatasetSubset(IImageDataset data, IReadOnlyList<int> indices
     public int LabelOf(int index) => data.LabelOf(indices[index]);
 }
 
-/// <summary>One class's share of a score: samples requested for it, and how many the classifier put in it.</summary>
-public sealed record ClassScore(int Label, string Name, int Count, int Correct)
+/// <summary>
+/// One class's share of a score: samples requested for it, how many the classifier put in it, and the Fréchet distance
+/// of their features to the reference images of that class next to the same distance for as many real images of it
+/// (with ~100 samples a class's distance is dominated by its small-sample bias: compare it with its floor, not with the
+/// overall distance).
+/// </summary>
+public sealed record ClassScore(int Label, string Name, int Count, int Correct, double FrechetDistance, double Floor)
 {
     public double Accuracy => Count == 0 ? double.NaN : (double)Correct / Count;
 }
@@ -98,21 +103,21 @@ public static partial class SampleScorer
         double total = samples.Count + reference.Count + floorSet.Count, done = 0;
         void Advance(int n) => onProgress?.Invoke((done += n) / total);
         var correct = new int[model.NumClasses];
-        var counts = new int[model.NumClasses];
         using var sampleMoments = Moments(model, samples, batchSize, Advance, (predicted, labels) =>
         {
             for (int i = 0; i < labels.Length; i++)
-            {
-                counts[labels[i]]++;
                 if (predicted[i] == labels[i]) correct[labels[i]]++;
-            }
         });
         using var referenceMoments = Moments(model, reference, batchSize, Advance);
         using var floorMoments = Moments(model, floorSet, batchSize, Advance);
-        var perClass = Enumerable.Range(0, model.NumClasses).Where(c => counts[c] > 0)
-            .Select(c => new ClassScore(c, samples.ClassNames.ShortName(c), counts[c], correct[c])).ToList();
+        // A class with a single sample (or a single reference image) has no covariance: its distance is NaN.
+        double ClassDistance(ClassMoments a, int c) =>
+            a.PerClass[c].Count < 2 || referenceMoments.PerClass[c].Count < 2 ? double.NaN : Fid.Distance(a.PerClass[c], referenceMoments.PerClass[c]);
+        var perClass = Enumerable.Range(0, model.NumClasses).Where(c => sampleMoments.PerClass[c].Count > 0)
+            .Select(c => new ClassScore(c, samples.ClassNames.ShortName(c), (int)sampleMoments.PerClass[c].Count, correct[c],
+                ClassDistance(sampleMoments, c), ClassDistance(floorMoments, c))).ToList();
         return new ScoreReport(samples.Count, (double)correct.Sum() / samples.Count, perClass,
-            Fid.Distance(sampleMoments, referenceMoments), Fid.Distance(floorMoments, referenceMoments),
+            Fid.Distance(sampleMoments.All, referenceMoments.All), Fid.Distance(floorMoments.All, referenceMoments.All),
             reference.Count, reference.Source, floorSet.Source);
     }
 
@@ -141,20 +146,45 @@ public static partial class SampleScorer
         return [.. picked];
     }
 
+    // Feature sums over a whole data set and over each class of it.
+    sealed class ClassMoments(long dim, int numClasses) : IDisposable
+    {
+        public FeatureMoments All { get; } = new(dim);
+        public FeatureMoments[] PerClass { get; } = [.. Enumerable.Range(0, numClasses).Select(_ => new FeatureMoments(dim))];
+
+        // features: [B, D], labels: [B]
+        public void Add(Tensor features, Tensor labels)
+        {
+            All.Add(features);
+            foreach (long c in labels.data<long>().ToArray().Distinct())
+            {
+                using var rows = nonzero(labels == c).flatten();
+                using var classFeatures = features.index_select(0, rows);
+                PerClass[c].Add(classFeatures);
+            }
+        }
+
+        public void Dispose()
+        {
+            All.Dispose();
+            foreach (var m in PerClass) m.Dispose();
+        }
+    }
+
     // The features' sums over a data set (resized to the classifier's resolution), and optionally the predictions.
-    static FeatureMoments Moments(SampleClassifier model, IImageDataset data, int batchSize, Action<int> advance, Action<long[], long[]>? predictions = null)
+    static ClassMoments Moments(SampleClassifier model, IImageDataset data, int batchSize, Action<int> advance, Action<long[], long[]>? predictions = null)
     {
         using var set = ImageTensors.Load(data, model.Resolution, advance);
         if (set.Labels.max().item<long>() >= model.NumClasses)
             throw new ArgumentException($"{data.Source}: a label is not below the classifier's {model.NumClasses} classes");
-        var moments = new FeatureMoments(model.FeatureDim);
+        var moments = new ClassMoments(model.FeatureDim, model.NumClasses);
         using var _ = no_grad();
         for (long s = 0; s < set.Count; s += batchSize)
         {
             using var scope = NewDisposeScope();
             var (images, labels) = set.Batch(arange(s, Math.Min(s + batchSize, set.Count), dtype: int64));
             var features = model.Features(images); // [B, F]
-            moments.Add(features);
+            moments.Add(features, labels);
             predictions?.Invoke(model.Logits(features).argmax(1).data<long>().ToArray(), labels.data<long>().ToArray());
         }
         return moments;

@@ -26,10 +26,16 @@ public class ClassifierCommandsTests
         foreach (var c in new[] { 0, 1 })
             for (int i = 0; i < 3; i++)
                 MaskBit.Data.Images.Save(tmp[$"s/{c}/{i}.png"], DataFixtures.RandomImage(5, 4, 10 * c + i));
+        MaskBit.Data.Images.Save(tmp["s/2/0.png"], DataFixtures.RandomImage(5, 4, 20)); // one sample: no per-class distance
         (code, stdout, stderr) = CliRunner.Run("score", tmp["s"], "--classifier", tmp["c"], "--reference", data, "--json");
         Assert.True(code == 0, stderr);
-        Assert.Contains("\"samples\":6", stdout);
-        Assert.Contains("floor (6 real images", stdout);
+        Assert.Contains("\"samples\":7", stdout);
+        Assert.Contains("floor (7 real images", stdout);
+        using var json = System.Text.Json.JsonDocument.Parse(stdout.Split('\n').Last(l => l.StartsWith('{')));
+        var perClass = json.RootElement.GetProperty("per_class").EnumerateObject().Select(p => p.Value).ToList();
+        Assert.Equal(3, perClass.Count);
+        Assert.All(perClass.Take(2), c => Assert.True(c.GetProperty("frechet_distance").GetDouble() > 0 && c.GetProperty("floor").GetDouble() > 0));
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, perClass[2].GetProperty("frechet_distance").ValueKind);
 
         CliRunner.AssertFailsWithOneLine(["train-classifier", "--data", data, "-o", tmp["c"]], "folder exists and is not empty");
         CliRunner.AssertFailsWithOneLine(["train-classifier", "--data", data, "--batch-size", "64", "-o", tmp["d"]], "fewer than one batch of 64");

@@ -53,6 +53,11 @@ public class SampleScorerTests
         var collapsed = SampleScorer.Score(model, SampleScorer.ListSamples(tmp["collapsed"], Bands), reference, floor, seed: 5);
         Assert.Equal(0.25, collapsed.Accuracy, 2);
         Assert.True(collapsed.FloorRatio > 3 * good.FloorRatio, $"collapsed {collapsed.FloorRatio}, good {good.FloorRatio}");
+        // Per class, only class 0's samples are real images of it: the distance shows which classes are off.
+        Assert.All(collapsed.PerClass.Skip(1), c => Assert.True(c.FrechetDistance > 3 * collapsed.PerClass[0].FrechetDistance,
+            $"class {c.Label}: {c.FrechetDistance}, class 0: {collapsed.PerClass[0].FrechetDistance}"));
+        Assert.Equal(good.PerClass.Select(c => c.Floor), collapsed.PerClass.Select(c => c.Floor)); // same classes, same draw
+        Assert.All(good.PerClass, c => Assert.True(c.FrechetDistance < 3 * c.Floor, $"class {c.Label}: {c.FrechetDistance} vs floor {c.Floor}"));
     }
 
     [Fact]
