@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times the README's main command, a bare `maskbit generate` (the bundled Fashion-MNIST model: 10 classes x 4
-# samples, 16 steps with guidance, decoded and written as one PNG), after the build: the built command itself, and
+# samples with the decoding steps and guidance of its config, decoded and written as one PNG), after the build: the built command itself, and
 # through ./maskbit (which adds `dotnet run`'s up-to-date check). Prints each run and the median, with the machine.
 #   bench/bare_generate.sh [RUNS]   (default 3)
 set -euo pipefail
