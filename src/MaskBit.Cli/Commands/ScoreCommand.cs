@@ -46,7 +46,7 @@ public static class ScoreCommand
             foreach (var column in table.Columns.Skip(1)) column.RightAligned();
             foreach (var c in report.PerClass)
                 table.AddRow($"{c.Label} {Markup.Escape(c.Name)}", $"{c.Count:N0}", $"{c.Accuracy:P1}", Distance(c.FrechetDistance), Distance(c.Floor));
-            table.AddRow("all", $"{report.Count:N0}", $"{report.Accuracy:P1}", $"{report.FrechetDistance:F2}", $"{report.Floor:F2}");
+            table.AddRow("all", $"{report.Count:N0}", $"{report.Accuracy:P1}", Distance(report.FrechetDistance), Distance(report.Floor));
             AnsiConsole.Write(table);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Fréchet distance (classifier features) to {report.ReferenceCount:N0} images of {report.Reference}: {report.FrechetDistance:F3}; floor ({report.Count:N0} real images of the same classes, {report.FloorSource}): {report.Floor:F3}; ratio {report.FloorRatio:F2}"));
@@ -65,7 +65,7 @@ public static class ScoreCommand
         return cmd;
     }
 
-    // A class with one sample has no distance (NaN): "-" in the table, null in the JSON.
+    // Distances in the invariant culture; a class with one sample has none (NaN): "-" in the table, null in the JSON.
     static string Distance(double d) => double.IsNaN(d) ? "-" : d.ToString("F2", CultureInfo.InvariantCulture);
     static double? OrNull(double d) => double.IsNaN(d) ? null : d;
 }
