@@ -146,7 +146,9 @@ public static partial class SampleScorer
         return [.. picked];
     }
 
-    // Feature sums over a whole data set and over each class of it.
+    // Feature sums over a whole data set and over each class of it. The whole set's are summed in data order, not merged
+    // from the classes: a merge would sum in label order, and the overall distance would then change (in its 7th digit)
+    // with the requested classes of the same images.
     sealed class ClassMoments(long dim, int numClasses) : IDisposable
     {
         public FeatureMoments All { get; } = new(dim);
