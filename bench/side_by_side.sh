@@ -4,7 +4,7 @@
 # and step, token decode, tokenizer encode/decode, and the peak resident memory of generating one image from weight
 # files (both load the same torch.save files); then this project again with libtorch's huge-page allocation off
 # (THP_MEM_ALLOC_ENABLE=0, which the library otherwise turns on). Prints a Markdown table for the README and the raw
-# JSON lines.
+# JSON lines. This project multiplies through OpenBLAS where Debian's libopenblas0-openmp is installed (MASKBIT_BLAS).
 #
 #   bench/side_by_side.sh ORIGINAL_CHECKOUT [STEPS] [REPEATS]
 #
@@ -67,7 +67,8 @@ for label, key, fmt in rows:
     print(f"| {label} | {fmt.format(ours[key])} | {fmt.format(orig[key])} | {ours[key] / orig[key]:.2f} | {fmt.format(plain[key]) if key in plain else ''} |")
 print(f"\nthreads: {ours['threads']} / {orig['threads']}; cpu: {ours['cpu']}")
 if "matmul_gflops" in ours:
-    print(f"fp32 matrix multiply: {ours['matmul_gflops']:.0f} GFLOP/s; generator: {ours['generator_gflops']:.0f} GFLOP/s "
+    print(f"fp32 matrix multiply through {ours['blas']}: {ours['matmul_gflops']:.0f} GFLOP/s (libtorch's own: "
+          f"{ours['libtorch_matmul_gflops']:.0f}); generator: {ours['generator_gflops']:.0f} GFLOP/s "
           f"({ours['generator_gflops'] / ours['matmul_gflops']:.0%} of it)")
 print("\n" + json.dumps(ours) + "\n" + json.dumps(orig) + "\n" + json.dumps(plain))
 EOF

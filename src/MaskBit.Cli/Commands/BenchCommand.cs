@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using MaskBit.Interop;
 using MaskBit.Generation;
 using MaskBit.Tokenizer;
 using Spectre.Console;
@@ -26,7 +27,7 @@ public static class BenchCommand
         var checkpointIo = new Option<bool>("--checkpoint-io") { Description = "Instead: time writing and reading the generator's state dict (.bin with CRC-32 checks, .safetensors)" };
         var trainTokenizer = new Option<bool>("--train-tokenizer") { Description = "Instead: Stage I training steps/s of a tokenizer config (--config, default the official 14-bit tokenizer; random data, a random-weight ResNet-50 when the config asks for one)" };
         var trainGenerator = new Option<bool>("--train-generator") { Description = "Instead: Stage II training steps/s of a generator config (--config, default the official 14-bit generator; random tokens and labels)" };
-        var json = new Option<bool>("--json") { Description = "Also print the results as one JSON line (generator_s_per_image_step, decode_s_per_image, tokenizer_encode/decode_s_per_image, peak_rss_mib, threads, cpu)" };
+        var json = new Option<bool>("--json") { Description = "Also print the results as one JSON line (generator_s_per_image_step, decode_s_per_image, tokenizer_encode/decode_s_per_image, peak_rss_mib, threads, cpu, blas, matmul_gflops, libtorch_matmul_gflops, generator_gflops)" };
         var memoryCurve = new Option<FileInfo?>("--memory-curve") { Description = "Also record the resident memory at every decoding step of the first timed call: a PNG chart at this path and the values with each step's seconds beside it (.csv)" };
         var inception = new Option<bool>("--inception") { Description = "Instead: FID Inception feature throughput (images/s) on random 256x256 images, random weights" };
 
@@ -84,7 +85,9 @@ public static class BenchCommand
             }
             double stepSeconds = Median(sample) / n;
             var m = new BenchResult(stepSeconds, Median(decodeTokens), Median(encode), Median(decode), MachineInfo.PeakResidentMiB(),
-                torch.get_num_threads(), MachineInfo.CpuModel(), MatmulGflops(model.SeqLen * 2, mlm.HiddenDim, mlm.MlpDim, dev, reps),
+                torch.get_num_threads(), MachineInfo.CpuModel(), Blas.Backend,
+                MatmulGflops(model.SeqLen * 2, mlm.HiddenDim, mlm.MlpDim, dev, reps, Blas.Linear),
+                MatmulGflops(model.SeqLen * 2, mlm.HiddenDim, mlm.MlpDim, dev, reps, nn.functional.linear),
                 GeneratorFlops(model, mlm, sequences: options.GuidanceScale != 0 ? 2 : 1) / stepSeconds / 1e9);
             var table = new Table().AddColumns("measure", "value (median of " + reps + ")");
             table.AddRow("config", Markup.Escape(r.GetValue(config)!.Name));
@@ -97,7 +100,8 @@ public static class BenchCommand
             table.AddRow("total, s per image", $"{m.generator_s_per_image_step * n + m.decode_s_per_image:F2}");
             table.AddRow($"tokenizer encode / decode {size}x{size}, s per image", $"{m.tokenizer_encode_s_per_image:F2} / {m.tokenizer_decode_s_per_image:F2}");
             table.AddRow("peak resident memory", $"{m.peak_rss_mib:N0} MiB");
-            table.AddRow("generator GFLOP/s / fp32 matmul GFLOP/s", $"{m.generator_gflops:F0} / {m.matmul_gflops:F0} ({m.generator_gflops / m.matmul_gflops:P0})");
+            table.AddRow("matrix multiplies (BLAS)", Markup.Escape(m.blas));
+            table.AddRow("generator GFLOP/s / fp32 matmul GFLOP/s", $"{m.generator_gflops:F0} / {m.matmul_gflops:F0} ({m.generator_gflops / m.matmul_gflops:P0}; libtorch's matmul: {m.libtorch_matmul_gflops:F0})");
             AnsiConsole.Write(table);
             if (curve is not null) WriteMemoryCurve(r.GetValue(memoryCurve)!.FullName, curve, r.GetValue(config)!.Name, b);
             if (r.GetValue(json)) Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(m));
@@ -188,7 +192,8 @@ public static class BenchCommand
     /// <summary>The machine-readable result of the generation benchmark (medians over the repeats, after a warm-up).</summary>
 #pragma warning disable IDE1006 // JSON keys
     sealed record BenchResult(double generator_s_per_image_step, double decode_s_per_image, double tokenizer_encode_s_per_image,
-        double tokenizer_decode_s_per_image, long peak_rss_mib, int threads, string cpu, double matmul_gflops, double generator_gflops);
+        double tokenizer_decode_s_per_image, long peak_rss_mib, int threads, string cpu, string blas, double matmul_gflops,
+        double libtorch_matmul_gflops, double generator_gflops);
 #pragma warning restore IDE1006
 
     static double Time(Func<Tensor> work, out Tensor result)
@@ -221,20 +226,21 @@ public static class BenchCommand
         return sequences * (2 * n * perToken + mlm.Depth * 4 * n * n * mlm.HiddenDim);
     }
 
-    /// <summary>The fp32 matrix-multiply rate of the generator's widest product ([rows, d] x [d, mlp], the MLP's first
-    /// layer for both sequences of an image): the reference its achieved GFLOP/s are a share of.</summary>
-    static double MatmulGflops(long rows, long d, long mlp, Device device, int repeats)
+    /// <summary>The fp32 matrix-multiply rate of the generator's widest product as its layer computes it (x [rows, d]
+    /// times W^T, W [mlp, d]: the MLP's first layer for both sequences of an image) with <paramref name="linear"/>:
+    /// with the generator's own path (<see cref="Blas.Linear"/>) the reference its achieved GFLOP/s are a share of.</summary>
+    static double MatmulGflops(long rows, long d, long mlp, Device device, int repeats, Func<Tensor, Tensor, Tensor?, Tensor> linear)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var (a, b) = (randn(rows, d, device: device), randn(d, mlp, device: device));
-        a.matmul(b).cpu(); // warm-up
+        var (a, w) = (randn(rows, d, device: device), randn(mlp, d, device: device));
+        linear(a, w, null).cpu(); // warm-up
         var times = new List<double>();
         for (int i = 0; i < Math.Max(3, repeats); i++)
         {
             int inner = 20;
             var sw = Stopwatch.StartNew();
-            for (int k = 0; k < inner; k++) a.matmul(b).Dispose();
+            for (int k = 0; k < inner; k++) linear(a, w, null).Dispose();
             times.Add(sw.Elapsed.TotalSeconds / inner);
         }
         return 2.0 * rows * d * mlp / Median(times) / 1e9;

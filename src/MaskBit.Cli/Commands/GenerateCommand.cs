@@ -44,14 +44,25 @@ public static class GenerateCommand
                 ? given.Select(pipeline.Classes.Resolve).ToList()
                 : pipeline.DefaultClasses(seedValue);
             int images = classList.Count * n, batches = (images + bs - 1) / bs;
-            using var result = Progress.Run($"sampling {images} image(s), {options.NumSteps} steps", batches * options.NumSteps, advance =>
-                pipeline.Generate(classList, n, options, seedValue, bs, _ => advance(1)));
+            var (tokens, labels) = Progress.Run($"sampling {images} image(s), {options.NumSteps} steps", batches * options.NumSteps, advance =>
+                pipeline.SampleTokens(classList, n, options, seedValue, bs, _ => advance(1)));
+            using var _ = tokens;
+            // All tokens first, then the images without the generator: the peak memory is the larger of the two phases,
+            // not their sum (README, "Speed and memory"). Same images as pipeline.Generate.
+            pipeline.ReleaseGenerator();
+            pipeline.BatchSize = bs;
+            using var decoded = Progress.Run($"decoding {images} image(s)", images, advance =>
+            {
+                using var scope = NewDisposeScope();
+                return cat(tokens.split(bs).Select(t => { var d = pipeline.Detokenize(t); advance(t.shape[0]); return d; }).ToList(), 0)
+                    .MoveToOuterDisposeScope();
+            });
 
-            var rows = classList.Select((c, i) => (IReadOnlyList<Tensor>)Enumerable.Range(0, n).Select(k => result.Images[i * n + k]).ToList()).ToList();
+            var rows = classList.Select((c, i) => (IReadOnlyList<Tensor>)Enumerable.Range(0, n).Select(k => decoded[i * n + k]).ToList()).ToList();
             Images.SaveGrid(r.GetValue(output)!.FullName, rows, classList.Select(pipeline.Classes.ShortName).ToList());
             if (r.GetValue(individual) is { } dir)
-                for (int i = 0; i < result.Labels.Count; i++)
-                    Images.Save(Path.Combine(dir.FullName, $"{i:D4}_{result.Labels[i]:D3}_{Safe(pipeline.Classes.ShortName(result.Labels[i]))}.png"), result.Images[i]);
+                for (int i = 0; i < labels.Count; i++)
+                    Images.Save(Path.Combine(dir.FullName, $"{i:D4}_{labels[i]:D3}_{Safe(pipeline.Classes.ShortName(labels[i]))}.png"), decoded[i]);
             Console.WriteLine($"wrote {images} image(s) of {classList.Count} class(es) ({string.Join(", ", classList.Select(c => $"{c} {pipeline.Classes.ShortName(c)}"))}) to {r.GetValue(output)!.FullName}");
             return 0;
         });

@@ -13,7 +13,7 @@ public sealed class BertFeedForward : nn.Module<Tensor, Tensor>
 
     public BertFeedForward(int dim, int hiddenDim, double dropout, bool usePrenorm) : base(nameof(BertFeedForward))
     {
-        net = nn.Sequential(nn.Linear(dim, hiddenDim), nn.GELU(), nn.Linear(hiddenDim, dim), nn.Dropout(dropout));
+        net = nn.Sequential(new BlasLinear(dim, hiddenDim), nn.GELU(), new BlasLinear(hiddenDim, dim), nn.Dropout(dropout));
         norm = nn.LayerNorm(dim, eps: 1e-12);
         _usePrenorm = usePrenorm;
         RegisterComponents();

@@ -13,13 +13,13 @@ public sealed class LfqBert : MaskedGenerator
     // Field names = the original attribute names; declaration order = the original's registration order.
     Tensor bits_to_indices;
     readonly Embedding class_emb;
-    readonly Linear input_proj;
+    readonly BlasLinear input_proj;
     Parameter pos_emb;
     readonly Sequential first_layer;
     readonly TransformerEncoder transformer;
     readonly LayerNorm? norm_after_transformer;
     readonly Sequential last_layer;
-    readonly Linear prediction_layer;
+    readonly BlasLinear prediction_layer;
 
     /// <summary>
     /// Key prefix renames between this module and the released <c>.bin</c> files: load with
@@ -38,13 +38,13 @@ public sealed class LfqBert : MaskedGenerator
         int bitsPerSplit = Factorization.BitsPerSplit(codebookSize, codebookSplits);
         bits_to_indices = torch.tensor(Enumerable.Range(0, bitsPerSplit).Select(c => 1 << c).ToArray()); // [eb] int32: 1, 2, 4, ...
         class_emb = nn.Embedding(nclass + 1, hiddenDim); // + 1: the "no class" row for dropped labels
-        input_proj = nn.Linear(Bits, hiddenDim);
+        input_proj = new BlasLinear(Bits, hiddenDim);
         pos_emb = new Parameter(torch.zeros(1, SeqLen + 1, hiddenDim));
         first_layer = FirstLayer(hiddenDim, dropout);
         transformer = new TransformerEncoder(hiddenDim, depth, heads, mlpDim, dropout, usePrenorm);
         norm_after_transformer = usePrenorm ? nn.LayerNorm(hiddenDim, eps: 1e-12) : null;
         last_layer = LastLayer(hiddenDim);
-        prediction_layer = nn.Linear(hiddenDim, Splits * EffectiveCodebookSize);
+        prediction_layer = new BlasLinear(hiddenDim, Splits * EffectiveCodebookSize);
         RegisterComponents();
         TruncNormal_(pos_emb, 0.0, 0.02);
         InitWeights();
@@ -59,7 +59,7 @@ public sealed class LfqBert : MaskedGenerator
         using var scope = NewDisposeScope();
         var masked = tokens.eq(MaskToken).unsqueeze(-1);                                    // [B, N, m, 1]
         var bits = tokens.unsqueeze(-1).to_type(ScalarType.Int32).bitwise_and(bits_to_indices).ne(0)
-            .to_type(input_proj.weight!.dtype) * 2 - 1;                                     // [B, N, m, eb]
+            .to_type(input_proj.weight.dtype) * 2 - 1;                                     // [B, N, m, eb]
         return bits.masked_fill(masked, 0).flatten(2).MoveToOuterDisposeScope();
     }
 

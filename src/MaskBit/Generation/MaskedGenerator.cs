@@ -62,7 +62,7 @@ public abstract class MaskedGenerator : nn.Module<Tensor, Tensor, Tensor, Tensor
 
     /// <summary><c>last_layer</c>: Linear(D, D), GELU (erf), LayerNorm(D, 1e-12).</summary>
     protected static Sequential LastLayer(int hiddenDim) =>
-        nn.Sequential(nn.Linear(hiddenDim, hiddenDim), nn.GELU(), nn.LayerNorm(hiddenDim, eps: 1e-12));
+        nn.Sequential(new BlasLinear(hiddenDim, hiddenDim), nn.GELU(), nn.LayerNorm(hiddenDim, eps: 1e-12));
 
     /// <summary>The shared trunk: x [B, N+1, D] (embeddings + pos_emb) -> [B, N+1, D] after last_layer.</summary>
     protected static (Tensor output, List<Tensor> attention) Trunk(Tensor x, Sequential firstLayer, TransformerEncoder transformer,
@@ -85,8 +85,8 @@ public abstract class MaskedGenerator : nn.Module<Tensor, Tensor, Tensor, Tensor
         {
             switch (module)
             {
-                case Linear linear:
-                    TruncNormal_(linear.weight!, 0.0, 0.02);
+                case BlasLinear linear:
+                    TruncNormal_(linear.weight, 0.0, 0.02);
                     if (linear.bias is not null) nn.init.zeros_(linear.bias);
                     break;
                 case Embedding embedding:

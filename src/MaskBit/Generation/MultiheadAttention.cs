@@ -1,3 +1,5 @@
+using MaskBit.Interop;
+
 namespace MaskBit.Generation;
 
 /// <summary>
@@ -11,7 +13,7 @@ public sealed class MultiheadAttention : nn.Module<Tensor, Tensor>
     // Field names = the original attribute names (state-dict keys, in this order).
     Parameter in_proj_weight;
     Parameter in_proj_bias;
-    readonly Linear out_proj;
+    readonly BlasLinear out_proj;
 
     readonly int _heads;
     readonly double _dropout;
@@ -23,7 +25,7 @@ public sealed class MultiheadAttention : nn.Module<Tensor, Tensor>
         _dropout = dropout;
         in_proj_weight = new Parameter(torch.empty(3 * embedDim, embedDim));
         in_proj_bias = new Parameter(torch.zeros(3 * embedDim));
-        out_proj = nn.Linear(embedDim, embedDim);
+        out_proj = new BlasLinear(embedDim, embedDim);
         // PyTorch's _reset_parameters: xavier-uniform in_proj, zero biases (out_proj.weight is re-drawn by the model).
         nn.init.xavier_uniform_(in_proj_weight);
         nn.init.zeros_(out_proj.bias!);
@@ -42,7 +44,7 @@ public sealed class MultiheadAttention : nn.Module<Tensor, Tensor>
         long b = x.shape[0], l = x.shape[1], d = x.shape[2];
         using var scope = NewDisposeScope();
         // [B, L, 3D] -> 3 x [B, heads, L, D/heads]
-        var qkv = F.linear(x, in_proj_weight, in_proj_bias).view(b, l, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4);
+        var qkv = Blas.Linear(x, in_proj_weight, in_proj_bias).view(b, l, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4);
         var (q, k, v) = (qkv[0], qkv[1], qkv[2]);
         double p = training ? _dropout : 0.0;
         Tensor context;

@@ -39,8 +39,8 @@ public sealed class MaskBitPipeline : IDisposable
     /// <summary>The config (with any overrides applied).</summary>
     public ExperimentConfig Config { get; }
     public ITokenizer Tokenizer { get; }
-    /// <summary>Null for a tokenizer-only pipeline.</summary>
-    public MaskedGenerator? Generator { get; }
+    /// <summary>Null for a tokenizer-only pipeline, and after <see cref="ReleaseGenerator"/>.</summary>
+    public MaskedGenerator? Generator { get; private set; }
     public ClassNames Classes { get; }
     /// <summary>The config's sampling settings, what <see cref="Generate"/> uses when given none.</summary>
     public SamplingOptions Sampling { get; }
@@ -217,14 +217,34 @@ public sealed class MaskBitPipeline : IDisposable
 
     /// <summary>
     /// Class-conditional generation: <paramref name="perClass"/> images of each class, sampled in batches of
-    /// <paramref name="batchSize"/> with <paramref name="options"/> (default: <see cref="Sampling"/>) and decoded.
-    /// The same seed, options and batch size give the same images. <paramref name="onProgress"/> sees every decoding
-    /// step; <paramref name="cancellationToken"/> is checked at every step.
+    /// <paramref name="batchSize"/> with <paramref name="options"/> (default: <see cref="Sampling"/>) and decoded in
+    /// batches of the same size. The same seed, options and batch size give the same images. <paramref name="onProgress"/>
+    /// sees every decoding step; <paramref name="cancellationToken"/> is checked at every step.
     /// </summary>
     public GenerationResult Generate(IReadOnlyList<int> classes, int perClass = 1, SamplingOptions? options = null, ulong seed = 42,
         int batchSize = 8, Action<GenerationProgress>? onProgress = null, CancellationToken cancellationToken = default)
     {
-        var generator = Generator ?? throw new InvalidOperationException("this pipeline has no generator (a tokenizer-only model)");
+        var (tokens, labels) = SampleTokens(classes, perClass, options, seed, batchSize, onProgress, cancellationToken);
+        try
+        {
+            return new GenerationResult(Batched(tokens, t => Tokenizer.DecodeTokens(t).clamp(0, 1), batchSize), tokens, labels);
+        }
+        catch
+        {
+            tokens.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The sampling half of <see cref="Generate"/> (same arguments, same tokens): token grids [N, h*w] int64 on the CPU
+    /// and the class of each, in request order, not decoded. With <see cref="ReleaseGenerator"/> and
+    /// <see cref="Detokenize"/> after it, the generator's and the decoder's memory are never needed at the same time.
+    /// </summary>
+    public (Tensor Tokens, IReadOnlyList<int> Labels) SampleTokens(IReadOnlyList<int> classes, int perClass = 1, SamplingOptions? options = null,
+        ulong seed = 42, int batchSize = 8, Action<GenerationProgress>? onProgress = null, CancellationToken cancellationToken = default)
+    {
+        var generator = Generator ?? throw new InvalidOperationException("this pipeline has no generator (a tokenizer-only model, or ReleaseGenerator was called)");
         options = (options ?? Sampling).Validate();
         if (perClass < 1) throw new ArgumentOutOfRangeException(nameof(perClass), $"images per class must be >= 1, got {perClass}");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"batch size must be >= 1, got {batchSize}");
@@ -236,7 +256,6 @@ public sealed class MaskBitPipeline : IDisposable
         var chunks = labels.Chunk(batchSize).ToList();
         using var noise = new SeededSamplerNoise(seed, Device);
         var sampler = new Sampler(generator, options, noise);
-        var images = new List<Tensor>();
         var tokens = new List<Tensor>();
         try
         {
@@ -250,16 +269,25 @@ public sealed class MaskBitPipeline : IDisposable
                     cancellationToken.ThrowIfCancellationRequested();
                     onProgress?.Invoke(new GenerationProgress(step.Index + 1, options.NumSteps, b + 1, chunks.Count));
                 });
-                using var _ = no_grad();
-                images.Add(Tokenizer.DecodeTokens(result.Tokens).clamp(0, 1).cpu().MoveToOuterDisposeScope());
                 tokens.Add(result.Tokens.cpu().MoveToOuterDisposeScope());
             }
-            return new GenerationResult(cat(images, 0), cat(tokens, 0), labels);
+            return (cat(tokens, 0), labels);
         }
         finally
         {
-            foreach (var t in images.Concat(tokens)) t.Dispose();
+            foreach (var t in tokens) t.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Frees the generator's weights (1.2 GB for the official model) while the tokenizer stays: for a program that has
+    /// sampled its tokens (<see cref="SampleTokens"/>) and now only decodes, so that decoding's activations do not
+    /// come on top of the generator (what <c>maskbit generate</c> does). Generating afterwards throws.
+    /// </summary>
+    public void ReleaseGenerator()
+    {
+        Generator?.Dispose();
+        Generator = null;
     }
 
     /// <summary>Image files as the model sees them: the original's evaluation transform (resize the shorter side,
@@ -314,17 +342,19 @@ public sealed class MaskBitPipeline : IDisposable
         images.ndim == 4 && images.shape[1] == 3 ? images
             : throw new ArgumentException($"expected images [B, 3, H, W], got [{string.Join(", ", images.shape)}]");
 
-    // Runs f over chunks of BatchSize on the pipeline's device, without gradients; the results, concatenated, on the CPU.
-    Tensor Batched(Tensor input, Func<Tensor, Tensor> f)
+    // Runs f over chunks of batchSize (default BatchSize) on the pipeline's device, without gradients; the results,
+    // concatenated, on the CPU.
+    Tensor Batched(Tensor input, Func<Tensor, Tensor> f, int? batchSize = null)
     {
+        int size = batchSize ?? BatchSize;
         var parts = new List<Tensor>();
         try
         {
             using var _ = no_grad();
-            for (long start = 0; start < input.shape[0]; start += BatchSize)
+            for (long start = 0; start < input.shape[0]; start += size)
             {
                 using var scope = NewDisposeScope();
-                var chunk = input.narrow(0, start, Math.Min(BatchSize, input.shape[0] - start)).to(Device);
+                var chunk = input.narrow(0, start, Math.Min(size, input.shape[0] - start)).to(Device);
                 parts.Add(f(chunk).cpu().MoveToOuterDisposeScope());
             }
             return cat(parts, 0);

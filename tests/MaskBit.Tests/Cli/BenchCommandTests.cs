@@ -12,7 +12,7 @@ public class BenchCommandTests
         var (code, stdout, stderr) = CliRunner.Run("bench", "-c", config, "--steps", "2", "--batch-size", "2", "--repeats", "2", "--json", "--memory-curve", curve);
         Assert.True(code == 0, stderr);
         using var json = System.Text.Json.JsonDocument.Parse(stdout.Split('\n').Last(l => l.StartsWith('{')));
-        foreach (var key in new[] { "generator_s_per_image_step", "decode_s_per_image", "tokenizer_encode_s_per_image", "tokenizer_decode_s_per_image", "matmul_gflops", "generator_gflops" })
+        foreach (var key in new[] { "generator_s_per_image_step", "decode_s_per_image", "tokenizer_encode_s_per_image", "tokenizer_decode_s_per_image", "matmul_gflops", "libtorch_matmul_gflops", "generator_gflops" })
             Assert.True(json.RootElement.GetProperty(key).GetDouble() > 0, key);
         // The memory curve: a PNG and a CSV with the resident memory before the first step and after each of the 2.
         Assert.Equal((720, 400), (MaskBit.Data.Images.Read(curve).Width, MaskBit.Data.Images.Read(curve).Height));
@@ -23,6 +23,7 @@ public class BenchCommandTests
         Assert.True(json.RootElement.GetProperty("peak_rss_mib").GetInt64() > 0);
         Assert.True(json.RootElement.GetProperty("threads").GetInt32() >= 1);
         Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("cpu").GetString()));
+        Assert.Equal(MaskBit.Interop.Blas.Backend, json.RootElement.GetProperty("blas").GetString());
         Assert.Contains("sampling, s per image", stdout);
         Assert.Contains("peak resident memory", stdout);
         Assert.Contains("2, 2 (guidance", stdout);

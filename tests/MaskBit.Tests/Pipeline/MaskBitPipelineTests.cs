@@ -41,6 +41,27 @@ public class MaskBitPipelineTests
     }
 
     [Fact]
+    public void SampledTokensThenDecodedWithoutTheGeneratorAreWhatGenerateReturns()
+    {
+        using var pipeline = Load();
+        using var whole = pipeline.Generate([207, 1], perClass: 2, Fast, seed: 5, batchSize: 3);
+        var (tokens, labels) = pipeline.SampleTokens([207, 1], perClass: 2, Fast, seed: 5, batchSize: 3);
+        using var _ = tokens;
+        Assert.True(tokens.equal(whole.Tokens).all().item<bool>());
+        Assert.Equal(whole.Labels, labels);
+        // What `maskbit generate` does: free the generator, then decode.
+        var weight = pipeline.Generator!.parameters().First();
+        pipeline.ReleaseGenerator();
+        Assert.Null(pipeline.Generator);
+        Assert.True(weight.IsInvalid); // its native memory is freed now, not at a later garbage collection
+        pipeline.BatchSize = 3;
+        using var images = pipeline.Detokenize(tokens);
+        Assert.True(images.equal(whole.Images).all().item<bool>());
+        Assert.Contains("ReleaseGenerator", Assert.Throws<InvalidOperationException>(() => pipeline.Generate([1])).Message);
+        pipeline.ReleaseGenerator(); // a second release is a no-op
+    }
+
+    [Fact]
     public void GenerateChecksItsArgumentsAndHonoursCancellation()
     {
         using var pipeline = Load();
