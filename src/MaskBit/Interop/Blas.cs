@@ -53,8 +53,9 @@ public static unsafe class Blas
         // With a bias the product accumulates onto it (beta = 1), as addmm does.
         var y = bias is null ? torch.empty(shape, dtype: ScalarType.Float32) : bias.expand(shape).contiguous();
         SyncThreads(lib);
-        ((delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)lib.Sgemm)(RowMajor, NoTrans, Trans, (int)m, (int)n, (int)k, 1f, Data(a), (int)k, Data(w), (int)k,
-            bias is null ? 0f : 1f, Data(y), (int)n);
+        // cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): C = A B^T (+ C).
+        var sgemm = (delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void>)lib.Sgemm;
+        sgemm(RowMajor, NoTrans, Trans, (int)m, (int)n, (int)k, 1f, Data(a), (int)k, Data(w), (int)k, bias is null ? 0f : 1f, Data(y), (int)n);
         return y.MoveToOuterDisposeScope();
     }
 
