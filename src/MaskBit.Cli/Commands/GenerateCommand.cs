@@ -50,7 +50,6 @@ public static class GenerateCommand
             // All tokens first, then the images without the generator: the peak memory is the larger of the two phases,
             // not their sum (README, "Speed and memory"). Same images as pipeline.Generate.
             pipeline.ReleaseGenerator();
-            pipeline.BatchSize = bs;
             using var decoded = Progress.Run($"decoding {images} image(s)", images, advance =>
             {
                 using var scope = NewDisposeScope();
