@@ -23,11 +23,12 @@ public class BlasTests
         Assert.Equal(installed, Blas.Backend.Contains("openblas", StringComparison.Ordinal));
     }
 
+    // Products at or above the external path's minimum (2 x 300 x 1024 -> 1024: 6.3e8 multiply-adds), so that they
+    // take it where a library is loaded.
     [Theory]
-    [InlineData(new long[] { 7, 33 }, 65, true)]
-    [InlineData(new long[] { 2, 5, 16 }, 24, true)]
-    [InlineData(new long[] { 2, 5, 16 }, 24, false)]
-    [InlineData(new long[] { 16 }, 3, true)]
+    [InlineData(new long[] { 600, 1024 }, 1024, true)]
+    [InlineData(new long[] { 2, 300, 1024 }, 1024, true)]
+    [InlineData(new long[] { 2, 300, 1024 }, 1024, false)]
     public void LinearEqualsTorchsLinear(long[] shape, long outFeatures, bool bias)
     {
         using var scope = NewDisposeScope();
@@ -35,6 +36,7 @@ public class BlasTests
         var x = randn(shape);
         var w = randn(outFeatures, shape[^1]);
         var b = bias ? randn(outFeatures) : null;
+        Assert.True((double)x.numel() * outFeatures >= Blas.MinMultiplyAdds);
         AssertClose(nn.functional.linear(x, w, b), Blas.Linear(x, w, b));
         // A non-contiguous input (a transposed view) gives the same as its contiguous copy.
         if (shape.Length == 3)
@@ -61,10 +63,13 @@ public class BlasTests
     }
 
     [Fact]
-    public void OtherDtypesAndEmptyInputsTakeTorchsPath()
+    public void SmallProductsOtherDtypesAndEmptyInputsTakeTorchsPath()
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        // Below the minimum: libtorch's own result, to the bit.
+        var (xs, ws, bs) = (randn(2, 5, 16), randn(24, 16), randn(24));
+        Assert.True(nn.functional.linear(xs, ws, bs).equal(Blas.Linear(xs, ws, bs)).all().item<bool>());
         var w = randn(4, 8, dtype: ScalarType.Float64);
         var x = randn(2, 8, dtype: ScalarType.Float64);
         var y = Blas.Linear(x, w, null);
