@@ -84,10 +84,12 @@ public static class BenchCommand
                 decode.Add(Time(() => tokenizer.Decode(z).cpu(), out _) / b);
             }
             double stepSeconds = Median(sample) / n;
+            double matmul = MatmulGflops(model.SeqLen * 2, mlm.HiddenDim, mlm.MlpDim, dev, reps, Blas.Linear);
+            // Without an external BLAS the generator's path is libtorch's: one measurement serves both fields.
+            double libtorchMatmul = Blas.Backend == "libtorch" ? matmul
+                : MatmulGflops(model.SeqLen * 2, mlm.HiddenDim, mlm.MlpDim, dev, reps, nn.functional.linear);
             var m = new BenchResult(stepSeconds, Median(decodeTokens), Median(encode), Median(decode), MachineInfo.PeakResidentMiB(),
-                torch.get_num_threads(), MachineInfo.CpuModel(), Blas.Backend,
-                MatmulGflops(model.SeqLen * 2, mlm.HiddenDim, mlm.MlpDim, dev, reps, Blas.Linear),
-                MatmulGflops(model.SeqLen * 2, mlm.HiddenDim, mlm.MlpDim, dev, reps, nn.functional.linear),
+                torch.get_num_threads(), MachineInfo.CpuModel(), Blas.Backend, matmul, libtorchMatmul,
                 GeneratorFlops(model, mlm, sequences: options.GuidanceScale != 0 ? 2 : 1) / stepSeconds / 1e9);
             var table = new Table().AddColumns("measure", "value (median of " + reps + ")");
             table.AddRow("config", Markup.Escape(r.GetValue(config)!.Name));

@@ -15,7 +15,8 @@ namespace MaskBit.Interop;
 /// <para>
 /// Which library: the environment variable <c>MASKBIT_BLAS</c> names a shared library that exports
 /// <c>cblas_sgemm</c> (a path or a name the loader finds, e.g. MKL's or BLIS's); <c>torch</c> turns the external
-/// path off; unset, the system's <c>libopenblas.so.0</c> is used when it is installed and libtorch otherwise. A name
+/// path off; unset, Debian's OpenMP build of OpenBLAS, else the system's <c>libopenblas.so.0</c>, when installed, and
+/// libtorch otherwise. A name
 /// that is set but does not load is an error (the first linear layer throws), not a silent fallback.
 /// </para>
 /// </summary>
