@@ -153,9 +153,9 @@ public sealed class DataLoader : IDisposable
         (_failed = item.Error)?.Throw();
         _next++;
         int n = item.Labels.Length, s = _transform.Resolution;
-        using var bytes = torch.tensor(item.Pixels, new long[] { n, _options.Channels, s, s });
-        var images = bytes.to(float32).div_(255); // [B, C, S, S]
-        return new Batch(images, torch.tensor(item.Labels), item.Keys, item.Position);
+        using var scope = NewDisposeScope();
+        var images = torch.tensor(item.Pixels, new long[] { n, _options.Channels, s, s }).to(float32).div_(Const(255)); // [B, C, S, S]
+        return new Batch(images.MoveToOuterDisposeScope(), torch.tensor(item.Labels).MoveToOuterDisposeScope(), item.Keys, item.Position);
     }
 
     LoaderPosition At(long absolute) => new((int)(absolute / BatchesPerEpoch), (int)(absolute % BatchesPerEpoch));

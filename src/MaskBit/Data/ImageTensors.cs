@@ -2,9 +2,7 @@ namespace MaskBit.Data;
 
 /// <summary>
 /// A whole small data set decoded and resized once into one uint8 tensor, for the classifier's training and scoring:
-/// batches are then tensor slices, with no per-image work or managed allocation per step. (Besides the speed, this
-/// keeps the garbage collector quiet during native calls: under heavy GC traffic TorchSharp 0.107 can hand libtorch a
-/// freed Scalar; see the README's platform notes.)
+/// batches are then tensor slices, with no per-image work or managed allocation per step.
 /// </summary>
 public sealed class ImageTensors : IDisposable
 {
@@ -42,7 +40,7 @@ public sealed class ImageTensors : IDisposable
 
     /// <summary>Examples <paramref name="indices"/> as float images in [0, 1] [B, 3, S, S] and labels [B].</summary>
     public (Tensor images, Tensor labels) Batch(Tensor indices) =>
-        (Images.index_select(0, indices).to(float32).div_(255), Labels.index_select(0, indices));
+        (Images.index_select(0, indices).to(float32).div_(Const(255)), Labels.index_select(0, indices));
 
     public void Dispose()
     {

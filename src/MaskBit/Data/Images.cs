@@ -150,7 +150,7 @@ public static class Images
     public static RgbImage Difference(Tensor real, Tensor fake)
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
-        var d = (real.detach().cpu().clamp(0, 1).mul(255) - fake.detach().cpu().clamp(0, 1).mul(255)).abs().to(uint8);
+        var d = (real.detach().cpu().clamp(Const(0), Const(1)).mul(Const(255)) - fake.detach().cpu().clamp(Const(0), Const(1)).mul(Const(255))).abs().to(uint8);
         return new RgbImage((int)real.shape[2], (int)real.shape[1], d.permute(1, 2, 0).contiguous().data<byte>().ToArray());
     }
 

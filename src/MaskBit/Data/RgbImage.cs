@@ -24,7 +24,7 @@ public sealed class RgbImage
     public Tensor ToTensor()
     {
         using var bytes = torch.tensor(Pixels, new long[] { Height, Width, 3 });
-        return bytes.permute(2, 0, 1).to(float32).div_(255);
+        return bytes.permute(2, 0, 1).to(float32).div_(Const(255));
     }
 
     /// <summary>The pixel values as uint8 [3, H, W] (what the FID Inception takes).</summary>
@@ -43,7 +43,7 @@ public sealed class RgbImage
         if (image.ndim != 3 || image.shape[0] != 3)
             throw new ArgumentException($"expected an image tensor [3, H, W], got [{string.Join(", ", image.shape)}]");
         using var scope = torch.NewDisposeScope();
-        var hwc = image.detach().cpu().clamp(0, 1).mul(255).to(uint8).permute(1, 2, 0).contiguous();
+        var hwc = image.detach().cpu().clamp(Const(0), Const(1)).mul(Const(255)).to(uint8).permute(1, 2, 0).contiguous();
         return new RgbImage((int)image.shape[2], (int)image.shape[1], hwc.data<byte>().ToArray());
     }
 

@@ -54,10 +54,11 @@ static class EditCore
         long b = tokens.shape[0];
         var where = mask.ToTensor().view(1, -1);                                          // [1, N]
         var split = Factorization.Split(tokens.cpu(), 1 << generator.Bits, generator.Splits); // [B, N, m]
-        var start = split.masked_fill(where.unsqueeze(-1), generator.MaskToken);
+        var start = split.masked_fill(where.unsqueeze(-1), Const(generator.MaskToken));
         int steps = ScaledSteps(options.NumSteps, (long)mask.Count * generator.Splits, (long)generator.SeqLen * generator.Splits);
         var sampler = new Sampler(generator, options with { NumSteps = steps }, noise);
-        var result = sampler.Complete(start, torch.full(b, (long)classLabel), step => onStep?.Invoke(step.Index + 1, steps));
+        using var label = ((long)classLabel).ToScalar();
+        var result = sampler.Complete(start, torch.full(b, label), step => onStep?.Invoke(step.Index + 1, steps));
         return torch.where(where, result.Tokens.cpu(), tokens.cpu()).MoveToOuterDisposeScope(); // [B, N]
     }
 }

@@ -31,7 +31,7 @@ public static class Inpainting
         var result = pipeline.Detokenize(edited);                                         // [B, 3, S, S]
         if (blend)
         {
-            var keep = mask.ToImage(pipeline.Tokenizer.DownsamplingFactor).lt(0.5);       // [3, S, S]
+            var keep = mask.ToImage(pipeline.Tokenizer.DownsamplingFactor).lt(Const(0.5)); // [3, S, S]
             result = torch.where(keep, images.cpu(), result);
         }
         int g = pipeline.TokenGridSize;

@@ -47,7 +47,7 @@ public sealed class TokenMask
         long h = m.shape[0], w = m.shape[1];
         if (h % patch != 0 || w % patch != 0)
             throw new ArgumentException($"{source}: a {w}x{h} mask is not a whole number of {patch}x{patch} token patches");
-        var covered = m.ge(0.5).to(float32).view(h / patch, patch, w / patch, patch).amax([1, 3]).gt(0);   // [h/f, w/f]
+        var covered = m.ge(Const(0.5)).to(float32).view(h / patch, patch, w / patch, patch).amax([1, 3]).gt(Const(0));   // [h/f, w/f]
         return new TokenMask((int)(h / patch), (int)(w / patch), covered.flatten().data<bool>().ToArray());
     }
 

@@ -26,7 +26,7 @@ public sealed class CodebookUsage
         long min = flat.min().item<long>(), max = flat.max().item<long>();
         if (min < 0 || max >= NumEntries)
             throw new ArgumentException($"codebook index out of range [0, {NumEntries}): got values in [{min}, {max}]");
-        _counts.add_(torch.bincount(flat, minlength: NumEntries).to(float64));
+        _counts.add_(torch.bincount(flat, minlength: NumEntries).to(float64), One);
     }
 
     public double Usage => _counts.count_nonzero().item<long>() / (double)NumEntries;
@@ -38,8 +38,9 @@ public sealed class CodebookUsage
             using var scope = torch.NewDisposeScope();
             var total = _counts.sum().item<double>();
             if (total == 0) throw new InvalidOperationException("codebook entropy of no indices");
-            var p = _counts / total;
-            return (-torch.log2(p + 1e-8) * p).sum().item<double>();
+            using var totalScalar = total.ToScalar();
+            var p = _counts.div(totalScalar);
+            return (-torch.log2(p.add(Const(1e-8), One)) * p).sum().item<double>();
         }
     }
 }

@@ -63,8 +63,8 @@ public sealed class FeatureMoments : IDisposable
             throw new ArgumentException($"expected features [B, {Dim}], got [{string.Join(", ", features.shape)}]");
         using var scope = NewDisposeScope();
         var f = features.detach().to(float64).cpu();
-        Sum.add_(f.sum(dim: 0)); // not sum(0): a literal 0 binds to sum(ScalarType? type)
-        SumOuter.add_(f.T.mm(f));
+        Sum.add_(f.sum(dim: 0), One); // not sum(0): a literal 0 binds to sum(ScalarType? type)
+        SumOuter.add_(f.T.mm(f), One);
         Count += features.shape[0];
     }
 
@@ -72,8 +72,8 @@ public sealed class FeatureMoments : IDisposable
     public void Add(FeatureMoments other)
     {
         if (other.Dim != Dim) throw new ArgumentException($"cannot merge feature sums of dimension {other.Dim} into {Dim}");
-        Sum.add_(other.Sum);
-        SumOuter.add_(other.SumOuter);
+        Sum.add_(other.Sum, One);
+        SumOuter.add_(other.SumOuter, One);
         Count += other.Count;
     }
 
@@ -85,8 +85,10 @@ public sealed class FeatureMoments : IDisposable
     {
         if (Count < 2) throw new InvalidOperationException($"FID statistics need at least 2 images, got {Count}");
         using var scope = NewDisposeScope();
-        var mu = Sum / Count;
-        var sigma = (SumOuter - outer(Sum, Sum) / Count) / (Count - 1);
+        using var n = Count.ToScalar();
+        using var nMinus1 = (Count - 1).ToScalar();
+        var mu = Sum.div(n);
+        var sigma = (SumOuter - outer(Sum, Sum).div(n)).div(nMinus1);
         return new FidStatistics(mu.MoveToOuterDisposeScope(), sigma.MoveToOuterDisposeScope());
     }
 
@@ -115,7 +117,7 @@ public static class Fid
         if (!double.IsFinite(trCovMean))
         {
             const double eps = 1e-6;
-            trCovMean = ((s1.diag() * eps * (s2.diag() * eps)) / (eps * eps)).sqrt().sum().item<double>();
+            trCovMean = (s1.diag().mul(Const(eps)) * s2.diag().mul(Const(eps))).div(Const(eps * eps)).sqrt().sum().item<double>();
         }
         return diff.dot(diff).item<double>() + s1.trace().item<double>() + s2.trace().item<double>() - 2 * trCovMean;
     }
@@ -142,10 +144,10 @@ public static class Fid
         try
         {
             var (l1, v1) = linalg.eigh(s1);
-            var r = (v1 * l1.clamp_min(0).sqrt().unsqueeze(0)).mm(v1.T); // S1^(1/2), symmetric
+            var r = (v1 * l1.clamp_min(Const(0)).sqrt().unsqueeze(0)).mm(v1.T); // S1^(1/2), symmetric
             var m = r.mm(s2).mm(r);
-            m = (m + m.T) / 2; // exactly symmetric for eigvalsh
-            return linalg.eigvalsh(m).clamp_min(0).sqrt().sum().item<double>();
+            m = m.add(m.T, One).div(Const(2)); // exactly symmetric for eigvalsh
+            return linalg.eigvalsh(m).clamp_min(Const(0)).sqrt().sum().item<double>();
         }
         catch (System.Runtime.InteropServices.ExternalException)
         {

@@ -19,7 +19,7 @@ public static class ImageMetrics
     {
         Check(real, fake);
         using var diff = fake - real;
-        return diff.pow_(2).mean([1, 2, 3]);
+        return diff.pow_(Const(2)).mean([1, 2, 3]);
     }
 
     /// <summary>float64 <c>10 log10(1 / (mse + 1e-10))</c>, mse taken in float64.</summary>
@@ -27,8 +27,8 @@ public static class ImageMetrics
     {
         Check(real, fake);
         using var scope = torch.NewDisposeScope();
-        var mse = (fake.to(float64) - real.to(float64)).pow_(2).mean([1, 2, 3]);
-        return (10.0 * torch.log10(1.0 / (mse + 1e-10))).MoveToOuterDisposeScope();
+        var mse = (fake.to(float64) - real.to(float64)).pow_(Const(2)).mean([1, 2, 3]);
+        return torch.log10(mse.add(Const(1e-10), One).reciprocal().mul(Const(1.0))).mul(Const(10.0)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -47,14 +47,15 @@ public static class ImageMetrics
         var r = F.pad(real, [Pad, Pad, Pad, Pad], PaddingModes.Reflect);
         var window = GaussianWindow().to(fake.dtype, fake.device).expand(3, 1, -1, -1);
         // [5B, 3, H, W] -> 5 x [B, 3, H, W]
-        var o = F.conv2d(torch.cat([f, r, f.pow(2), r.pow(2), f * r], 0), window, groups: 3).chunk(5, 0);
-        var muF2 = o[0].pow(2);
-        var muR2 = o[1].pow(2);
+        var o = F.conv2d(torch.cat([f, r, f.pow(Const(2)), r.pow(Const(2)), f * r], 0), window, groups: 3).chunk(5, 0);
+        var muF2 = o[0].pow(Const(2));
+        var muR2 = o[1].pow(Const(2));
         var muFR = o[0] * o[1];
         var sigmaF2 = o[2] - muF2;
         var sigmaR2 = o[3] - muR2;
         var sigmaFR = o[4] - muFR;
-        var map = ((2 * muFR + c1) * (2 * sigmaFR + c2)) / ((muF2 + muR2 + c1) * (sigmaF2 + sigmaR2 + c2));
+        var map = (muFR.mul(Const(2)).add(Const(c1), One) * sigmaFR.mul(Const(2)).add(Const(c2), One))
+            / (muF2.add(muR2, One).add(Const(c1), One) * sigmaF2.add(sigmaR2, One).add(Const(c2), One));
         return map.to(float64).mean([1, 2, 3]).MoveToOuterDisposeScope();
     }
 
@@ -66,7 +67,7 @@ public static class ImageMetrics
     {
         using var scope = torch.NewDisposeScope();
         var x = torch.linspace(-Pad, Pad, 2 * Pad + 1, dtype: float32);
-        var g = torch.exp(-0.5 * (x / 1.5).pow(2));
+        var g = torch.exp(x.div(Const(1.5)).pow(Const(2)).mul(Const(-0.5)));
         g /= g.sum();
         return torch.outer(g, g).MoveToOuterDisposeScope();
     }

@@ -34,16 +34,16 @@ public sealed class InceptionScore : IDisposable
             throw new ArgumentException($"expected logits [B, {Classes}], got [{string.Join(", ", logits.shape)}]");
         using var scope = NewDisposeScope();
         var p = F.softmax(logits.detach().cpu(), -1);
-        ProbSum.add_(p.sum(0, type: float64));
-        KlSum.add_((p * (p + Eps).log()).sum(0, type: float64));
+        ProbSum.add_(p.sum(0, type: float64), One);
+        KlSum.add_((p * p.add(Const(Eps), One).log()).sum(0, type: float64), One);
         Count += logits.shape[0];
     }
 
     public void Add(InceptionScore other)
     {
         if (other.Classes != Classes) throw new ArgumentException($"cannot merge Inception Score sums over {other.Classes} classes into {Classes}");
-        ProbSum.add_(other.ProbSum);
-        KlSum.add_(other.KlSum);
+        ProbSum.add_(other.ProbSum, One);
+        KlSum.add_(other.KlSum, One);
         Count += other.Count;
     }
 
@@ -51,7 +51,8 @@ public sealed class InceptionScore : IDisposable
     {
         if (Count < 1) throw new InvalidOperationException("Inception Score of no images");
         using var scope = NewDisposeScope();
-        var excess = ProbSum * (ProbSum / Count + Eps).log();
+        using var n = Count.ToScalar();
+        var excess = ProbSum * ProbSum.div(n).add(Const(Eps), One).log();
         return Math.Exp((KlSum - excess).sum().item<double>() / Count);
     }
 

@@ -89,7 +89,7 @@ public sealed class InceptionV3 : Module<Tensor, InceptionFeatures>
     /// </summary>
     public static Tensor ToUint8(Tensor images)
     {
-        using var scaled = images * 255;
+        using var scaled = images.mul(Const(255));
         return scaled.to(uint8);
     }
 
@@ -101,7 +101,7 @@ public sealed class InceptionV3 : Module<Tensor, InceptionFeatures>
         using var scope = NewDisposeScope();
         var dtype = fc.weight!.dtype;
         var x = ResizeBilinearTensorFlow1(images.to(dtype), InputSize, InputSize);
-        x = (x - 128) / 128; // the graph multiplies by 0.0078125; in float64 both are exact
+        x = x.sub(Const(128)).div(Const(128)); // the graph multiplies by 0.0078125; in float64 both are exact
         x = Conv2d_1a_3x3.call(x);      // [B, 32, 149, 149]
         x = Conv2d_2a_3x3.call(x);      // [B, 32, 147, 147]
         x = Conv2d_2b_3x3.call(x);      // [B, 64, 147, 147]
@@ -125,7 +125,7 @@ public sealed class InceptionV3 : Module<Tensor, InceptionFeatures>
         x = Mixed_7c.call(x);           // [B, 2048, 8, 8]
         var f2048 = Pool(x);            // [B, 2048]
         var unbiased = f2048.mm(fc.weight!.T); // [B, 1008]
-        var logits = unbiased + fc.bias!.unsqueeze(0);
+        var logits = unbiased.add(fc.bias!.unsqueeze(0), One);
         var result = new InceptionFeatures(f64, f192, f768, f2048, unbiased, logits);
         foreach (var t in new[] { f64, f192, f768, f2048, unbiased, logits }) t.MoveToOuterDisposeScope();
         return result;
@@ -151,19 +151,22 @@ public sealed class InceptionV3 : Module<Tensor, InceptionFeatures>
         {
             var a = rows.index_select(3, xLo);
             var b = rows.index_select(3, xHi);
-            return a + (b - a) * dx.view(1, 1, 1, outW);
+            return a.add((b - a) * dx.view(1, 1, 1, outW), One);
         }
         var t = Lerp(top);
         var u = Lerp(bottom);
-        return (t + (u - t) * dy.view(1, 1, outH, 1)).MoveToOuterDisposeScope();
+        return t.add((u - t) * dy.view(1, 1, outH, 1), One).MoveToOuterDisposeScope();
     }
 
     static (Tensor lo, Tensor hi, Tensor frac) Grid(long inSize, long outSize, Tensor like)
     {
         double scale = (float)((double)inSize / outSize);
-        var coord = arange(0, outSize, 1, like.dtype, like.device) * scale;
+        using var stop = outSize.ToScalar();
+        using var scaleScalar = scale.ToScalar();
+        using var last = (inSize - 1).ToScalar();
+        var coord = arange(Const(0), stop, One, like.dtype, like.device).mul(scaleScalar);
         var lo = coord.to(int64); // truncation == floor for coordinates >= 0
-        var hi = (lo + 1).clamp_max(inSize - 1);
+        var hi = lo.add(Const(1), One).clamp_max(last);
         return (lo, hi, coord - lo.to(like.dtype));
     }
 
@@ -179,7 +182,7 @@ public sealed class InceptionV3 : Module<Tensor, InceptionFeatures>
             : base(nameof(BasicConv2d))
         {
             conv = Conv2d(inChannels, outChannels, kernel, stride: (stride, stride), padding: padding ?? (0, 0), bias: false);
-            bn = BatchNorm2d(outChannels, eps: 0.001);
+            bn = new BatchNorm2d(outChannels, eps: 0.001);
             RegisterComponents();
         }
 

@@ -92,15 +92,15 @@ public sealed class Lpips : Module<Tensor, Tensor, Tensor>
         Tensor? total = null;
         for (int k = 0; k < lins.Length; k++)
         {
-            var diff = (Normalize(f0[k]) - Normalize(f1[k])).pow(2);
+            var diff = (Normalize(f0[k]) - Normalize(f1[k])).pow(Const(2));
             var d = lins[k].call(diff).mean([2, 3], keepdim: true); // [B, 1, 1, 1]
-            total = total is null ? d : total + d;
+            total = total is null ? d : total.add(d, One);
         }
         return total!.MoveToOuterDisposeScope();
     }
 
     // Unit length over channels: x / (sqrt(sum_c x^2) + 1e-10).
-    static Tensor Normalize(Tensor x) => x / (x.pow(2).sum(1, keepdim: true).sqrt() + 1e-10);
+    static Tensor Normalize(Tensor x) => x / x.pow(Const(2)).sum(1, keepdim: true).sqrt().add(Const(1e-10), One);
 
     /// <summary>Buffers <c>shift</c>, <c>scale</c> [1, 3, 1, 1]: x -> (2x - 1 - shift) / scale.</summary>
     sealed class ScalingLayer : Module<Tensor, Tensor>
@@ -118,7 +118,7 @@ public sealed class Lpips : Module<Tensor, Tensor, Tensor>
 
         public override Tensor forward(Tensor x)
         {
-            using var scaled = x * 2.0 - 1.0;
+            using var scaled = x.mul(Const(2.0)).sub(Const(1.0));
             using var shifted = scaled - shift;
             return shifted / scale;
         }

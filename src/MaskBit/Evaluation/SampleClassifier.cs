@@ -46,7 +46,7 @@ public sealed class SampleClassifier : Module<Tensor, Tensor>
         conv2 = new TrainableConv2d(width, width, 3, padding: 1, bias: false);
         conv3 = new TrainableConv2d(width, 2 * width, 3, padding: 1, bias: false);
         conv4 = new TrainableConv2d(2 * width, 2 * width, 3, padding: 1, bias: false);
-        (bn1, bn2, bn3, bn4) = (BatchNorm2d(width), BatchNorm2d(width), BatchNorm2d(2 * width), BatchNorm2d(2 * width));
+        (bn1, bn2, bn3, bn4) = (new BatchNorm2d(width), new BatchNorm2d(width), new BatchNorm2d(2 * width), new BatchNorm2d(2 * width));
         fc = Linear(2L * width * (resolution / 4) * (resolution / 4), featureDim);
         head = Linear(featureDim, numClasses);
         this.dropout = Dropout(dropout);
@@ -59,7 +59,7 @@ public sealed class SampleClassifier : Module<Tensor, Tensor>
         if (images.dim() != 4 || images.shape[2] != Resolution || images.shape[3] != Resolution)
             throw new ArgumentException($"classifier input must be [B, C, {Resolution}, {Resolution}], got [{string.Join(", ", images.shape)}]");
         using var scope = NewDisposeScope();
-        var x = images.mean([1], keepdim: true).sub(0.5).div(0.5); // grey, [-1, 1]
+        var x = images.mean([1], keepdim: true).sub(Const(0.5)).div(Const(0.5)); // grey, [-1, 1]
         x = F.relu(bn1.call(conv1.call(x)));
         x = F.max_pool2d(F.relu(bn2.call(conv2.call(x))), 2);
         x = F.relu(bn3.call(conv3.call(x)));

@@ -160,7 +160,8 @@ public static partial class SampleScorer
             All.Add(features);
             foreach (long c in labels.data<long>().ToArray().Distinct())
             {
-                using var rows = nonzero(labels == c).flatten();
+                using var label = c.ToScalar();
+                using var rows = nonzero(labels.eq(label)).flatten();
                 using var classFeatures = features.index_select(0, rows);
                 PerClass[c].Add(classFeatures);
             }
@@ -184,7 +185,9 @@ public static partial class SampleScorer
         for (long s = 0; s < set.Count; s += batchSize)
         {
             using var scope = NewDisposeScope();
-            var (images, labels) = set.Batch(arange(s, Math.Min(s + batchSize, set.Count), dtype: int64));
+            using var start = s.ToScalar();
+            using var stop = Math.Min(s + batchSize, set.Count).ToScalar();
+            var (images, labels) = set.Batch(arange(start, stop, One, dtype: int64));
             var features = model.Features(images); // [B, F]
             moments.Add(features, labels);
             predictions?.Invoke(model.Logits(features).argmax(1).data<long>().ToArray(), labels.data<long>().ToArray());

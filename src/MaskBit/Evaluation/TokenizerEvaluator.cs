@@ -60,8 +60,8 @@ public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? ince
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        real = real.detach().clamp(0, 1);
-        fake = fake.detach().clamp(0, 1);
+        real = real.detach().clamp(Const(0), Const(1));
+        fake = fake.detach().clamp(Const(0), Const(1));
         // MAE/MSE batch sums stay in the inputs' dtype before accumulating, as in the original.
         _mae += ImageMetrics.Mae(real, fake).sum().to(float64).item<double>();
         _mse += ImageMetrics.Mse(real, fake).sum().to(float64).item<double>();

@@ -41,12 +41,13 @@ public sealed class Bert : MaskedGenerator
         CheckInputs(tokens, classLabels, dropLabelMask);
         using var scope = NewDisposeScope();
         var tokenEmbedding = tok_emb_list[0].forward(tokens.select(2, 0));                   // [B, N, D]
-        for (int i = 1; i < Splits; i++) tokenEmbedding = tokenEmbedding + tok_emb_list[i].forward(tokens.select(2, i));
-        var x = torch.cat([tokenEmbedding, class_emb.forward(ClassTokens(classLabels, dropLabelMask))], 1) + pos_emb; // [B, N+1, D]
+        for (int i = 1; i < Splits; i++) tokenEmbedding = tokenEmbedding.add(tok_emb_list[i].forward(tokens.select(2, i)), One);
+        var x = torch.cat([tokenEmbedding, class_emb.forward(ClassTokens(classLabels, dropLabelMask))], 1)
+            .add(pos_emb, One);                                                              // [B, N+1, D]
         var (h, attention) = Trunk(x, first_layer, transformer, norm_after_transformer, last_layer, needWeights);
         h = h.narrow(1, 0, SeqLen);                                                          // [B, N, D]
         var logits = Enumerable.Range(0, Splits)
-            .Select(i => torch.matmul(h, tok_emb_list[i].weight!.narrow(0, 0, EffectiveCodebookSize).t()) + bias[i])
+            .Select(i => torch.matmul(h, tok_emb_list[i].weight!.narrow(0, 0, EffectiveCodebookSize).t()).add(bias[i], One))
             .ToArray();                                                                      // m x [B, N, E]
         return (torch.stack(logits, 2).MoveToOuterDisposeScope(), attention.Select(a => a.MoveToOuterDisposeScope()).ToList());
     }

@@ -28,7 +28,7 @@ public sealed class BertAttention : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var (value, weights) = mha.Attend(_usePrenorm ? norm.forward(x) : x, needWeights);
-        var output = dropout.forward(value) + x;
+        var output = dropout.forward(value).add(x, One);
         if (!_usePrenorm) output = norm.forward(output);
         return (output.MoveToOuterDisposeScope(), weights?.MoveToOuterDisposeScope());
     }

@@ -23,7 +23,7 @@ public sealed class BertFeedForward : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var output = _usePrenorm ? net.forward(norm.forward(x)) + x : norm.forward(net.forward(x) + x);
+        var output = _usePrenorm ? net.forward(norm.forward(x)).add(x, One) : norm.forward(net.forward(x).add(x, One));
         return output.MoveToOuterDisposeScope();
     }
 }

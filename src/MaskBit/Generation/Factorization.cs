@@ -48,7 +48,7 @@ public static class Factorization
         using var scope = NewDisposeScope();
         var combined = torch.zeros(tokens.shape[0], tokens.shape[1], ScalarType.Int64, tokens.device);
         for (int i = 0; i < splits; i++)
-            combined.add_(tokens.select(2, i).to_type(ScalarType.Int64) * (1L << (i * eb)));
+            combined.add_(tokens.select(2, i).to_type(ScalarType.Int64).mul(Const(1L << (i * eb))), One);
         return combined.MoveToOuterDisposeScope();
     }
 }

@@ -57,10 +57,10 @@ public sealed class LfqBert : MaskedGenerator
     public Tensor PreprocessTokens(Tensor tokens)
     {
         using var scope = NewDisposeScope();
-        var masked = tokens.eq(MaskToken).unsqueeze(-1);                                    // [B, N, m, 1]
-        var bits = tokens.unsqueeze(-1).to_type(ScalarType.Int32).bitwise_and(bits_to_indices).ne(0)
-            .to_type(input_proj.weight.dtype) * 2 - 1;                                     // [B, N, m, eb]
-        return bits.masked_fill(masked, 0).flatten(2).MoveToOuterDisposeScope();
+        var masked = tokens.eq(Const(MaskToken)).unsqueeze(-1);                             // [B, N, m, 1]
+        var bits = tokens.unsqueeze(-1).to_type(ScalarType.Int32).bitwise_and(bits_to_indices).ne(Const(0))
+            .to_type(input_proj.weight.dtype).mul(Const(2)).sub(Const(1));                 // [B, N, m, eb]
+        return bits.masked_fill(masked, Const(0)).flatten(2).MoveToOuterDisposeScope();
     }
 
     protected override (Tensor logits, List<Tensor> attention) Run(Tensor tokens, Tensor classLabels, Tensor dropLabelMask, bool needWeights)
@@ -69,7 +69,7 @@ public sealed class LfqBert : MaskedGenerator
         using var scope = NewDisposeScope();
         long b = tokens.shape[0];
         var classEmbedding = class_emb.forward(ClassTokens(classLabels, dropLabelMask));         // [B, 1, D]
-        var x = torch.cat([input_proj.forward(PreprocessTokens(tokens)), classEmbedding], 1) + pos_emb; // [B, N+1, D]
+        var x = torch.cat([input_proj.forward(PreprocessTokens(tokens)), classEmbedding], 1).add(pos_emb, One); // [B, N+1, D]
         var (h, attention) = Trunk(x, first_layer, transformer, norm_after_transformer, last_layer, needWeights);
         var logits = prediction_layer.forward(h).view(b, SeqLen + 1, Splits, EffectiveCodebookSize)
             .narrow(1, 0, SeqLen);                                                               // [B, N, m, E]

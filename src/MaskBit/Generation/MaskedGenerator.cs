@@ -54,7 +54,7 @@ public abstract class MaskedGenerator : nn.Module<Tensor, Tensor, Tensor, Tensor
 
     /// <summary>labels [B], drop [B] -> [B, 1] with dropped entries replaced by the "no class" row (not in place).</summary>
     protected Tensor ClassTokens(Tensor classLabels, Tensor dropLabelMask) =>
-        classLabels.reshape(-1, 1).masked_fill(dropLabelMask.to_type(ScalarType.Bool).reshape(-1, 1), DropLabel);
+        classLabels.reshape(-1, 1).masked_fill(dropLabelMask.to_type(ScalarType.Bool).reshape(-1, 1), Const(DropLabel));
 
     /// <summary><c>first_layer</c>: LayerNorm(D, 1e-12) then Dropout.</summary>
     protected static Sequential FirstLayer(int hiddenDim, double dropout) =>
@@ -109,7 +109,8 @@ public abstract class MaskedGenerator : nn.Module<Tensor, Tensor, Tensor, Tensor
         static double NormalCdf(double x) => (1 + Erf(x / Math.Sqrt(2))) / 2;
         double lower = NormalCdf((a - mean) / std), upper = NormalCdf((b - mean) / std);
         using var noGrad = torch.no_grad();
-        tensor.uniform_(2 * lower - 1, 2 * upper - 1).erfinv_().mul_(std * Math.Sqrt(2)).add_(mean).clamp_(a, b);
+        tensor.uniform_(2 * lower - 1, 2 * upper - 1).erfinv_().mul_(Const(std * Math.Sqrt(2))).add_(Const(mean), One)
+            .clamp_(Const(a), Const(b));
     }
 
     // System.Math has no erf: use torch's, in double precision.

@@ -33,11 +33,11 @@ public static class Masking
     {
         CheckMode(mode, TrainModes);
         using var scope = NewDisposeScope();
-        var r = rDraw * (1 - minMaskingRatio);
+        var r = rDraw.mul(Const(1 - minMaskingRatio));
         var maskProbability = Schedule(r, mode);
         // The draws are CPU tensors (the original draws on the CPU); the mask follows the tokens' device.
         var mask = elementDraws.lt(maskProbability.view(-1, 1, 1)).to(tokens.device);
-        var masked = tokens.masked_fill(mask, maskToken);
+        var masked = tokens.masked_fill(mask, Const(maskToken));
         return (masked.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 
@@ -57,17 +57,17 @@ public static class Masking
         CheckMode(mode, GenerationModes);
         using var scope = NewDisposeScope();
         var r = torch.tensor((float)progress);
-        return Schedule(r, mode).clamp(1e-6, 1.0).item<float>();
+        return Schedule(r, mode).clamp(Const(1e-6), Const(1.0)).item<float>();
     }
 
     // The schedules, written with the original's operation order so that float32 rounding matches.
     static Tensor Schedule(Tensor r, string mode) => mode switch
     {
-        "root" => 1 - r.pow(0.5),
-        "square" => 1 - r.pow(2),
-        "cosine" => torch.cos(r * Math.PI * 0.5),
-        "arccos" => torch.acos(r) / (Math.PI * 0.5),
-        "linear" => 1 - r,
+        "root" => r.pow(Const(0.5)).negative().add(Const(1), One),
+        "square" => r.pow(Const(2)).negative().add(Const(1), One),
+        "cosine" => torch.cos(r.mul(Const(Math.PI)).mul(Const(0.5))),
+        "arccos" => torch.acos(r).div(Const(Math.PI * 0.5)),
+        "linear" => r.negative().add(Const(1), One),
         _ => throw new System.Diagnostics.UnreachableException(mode), // callers run CheckMode first
     };
 

@@ -24,17 +24,17 @@ public sealed class MlmLoss(double labelSmoothing = 0.1, bool sumSplits = false)
         Tensor correctTokens, maskedLoss, maskedCorrect;
         using (torch.no_grad())
         {
-            correctTokens = logits.argmax(-1).eq(targets).to_type(ScalarType.Float32).mean().pow(m);
+            correctTokens = logits.argmax(-1).eq(targets).to_type(ScalarType.Float32).mean().pow(Const(m));
             var selected = masks.to_type(ScalarType.Bool);
             var maskedLogits = logits.detach().index(TensorIndex.Tensor(selected)); // [K, E]
             var maskedTargets = targets.index(TensorIndex.Tensor(selected));        // [K]
             maskedLoss = F.cross_entropy(maskedLogits, maskedTargets, label_smoothing: LabelSmoothing);
-            maskedCorrect = maskedLogits.argmax(-1).eq(maskedTargets).to_type(ScalarType.Float32).mean().pow(m);
+            maskedCorrect = maskedLogits.argmax(-1).eq(maskedTargets).to_type(ScalarType.Float32).mean().pow(Const(m));
         }
         if (SumSplits)
         {
-            loss = loss * m;
-            maskedLoss = maskedLoss * m;
+            loss = loss.mul(Const(m));
+            maskedLoss = maskedLoss.mul(Const(m));
         }
         return new MlmLossOutput(loss.MoveToOuterDisposeScope(), correctTokens.MoveToOuterDisposeScope(),
             maskedLoss.MoveToOuterDisposeScope(), maskedCorrect.MoveToOuterDisposeScope());

@@ -51,7 +51,7 @@ public sealed class MultiheadAttention : nn.Module<Tensor, Tensor>
         Tensor? weights = null;
         if (needWeights)
         {
-            var probs = torch.matmul(q / Math.Sqrt(d / _heads), k.transpose(-2, -1)).softmax(-1);
+            var probs = torch.matmul(q.div(Const(Math.Sqrt(d / _heads))), k.transpose(-2, -1)).softmax(-1);
             probs = F.dropout(probs, p, training);
             context = torch.matmul(probs, v);
             weights = probs.mean([1]);

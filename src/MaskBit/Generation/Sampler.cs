@@ -73,7 +73,8 @@ public sealed class Sampler
                 using (NewDisposeScope())
                 {
                     var progress = torch.tensor((float)((double)step / numSteps));
-                    return ((1 - torch.cos(progress.pow(torch.tensor((float)scalePow)) * Math.PI)) * 1 / 2).item<float>();
+                    return torch.cos(progress.pow(torch.tensor((float)scalePow)).mul(Const(Math.PI)))
+                        .negative().add(Const(1), One).div(Const(2)).item<float>();
                 }
             default:
                 throw new ArgumentException($"unknown guidance_annealing '{annealing}': expected none, linear or cosine");
@@ -126,7 +127,7 @@ public sealed class Sampler
         var device = _model.parameters().First().device;
         labels = (labels ?? DefaultLabels(numSamples, labelRng)).to(device);
         if (labels.numel() != numSamples) throw new ArgumentException($"got {labels.numel()} labels for {numSamples} samples");
-        var start = torch.full([numSamples, _model.SeqLen, _model.Splits], _model.MaskToken, ScalarType.Int64, device);
+        var start = torch.full([numSamples, _model.SeqLen, _model.Splits], Const(_model.MaskToken), ScalarType.Int64, device);
         return Decode(start, labels, null, onStep);
     }
 
@@ -144,7 +145,7 @@ public sealed class Sampler
         if (labels.numel() != start.shape[0]) throw new ArgumentException($"got {labels.numel()} labels for {start.shape[0]} samples");
         using var outer = NewDisposeScope();
         var device = _model.parameters().First().device;
-        var masked = start.eq(_model.MaskToken).view(start.shape[0], -1).sum(1).cpu().data<long>().ToArray();
+        var masked = start.eq(Const(_model.MaskToken)).view(start.shape[0], -1).sum(1).cpu().data<long>().ToArray();
         if (masked.Distinct().Count() != 1)
             throw new ArgumentException($"every sample must mask the same number of elements, got {string.Join(", ", masked)}");
         if (masked[0] == 0) throw new ArgumentException("no masked element to generate");
@@ -210,21 +211,26 @@ public sealed class Sampler
             var both = _model.forward(torch.cat([tokens, tokens]), torch.cat([labels, labels]), torch.cat([keepLabels, keepLabels.logical_not()]));
             var (cond, uncond) = (both.narrow(0, 0, b), both.narrow(0, b, b));
             guidanceScale = GuidanceScaleAt(step);
-            logits = cond + guidanceScale * (cond - uncond);
+            using var scale = guidanceScale.ToScalar();
+            logits = cond.add((cond - uncond).mul(scale), One);
         }
         else
         {
             logits = _model.forward(tokens, labels, keepLabels);
         }
         double temperature = o.UseSamplingAnnealing ? 0.5 + 0.8 * (1 - progress) : o.SoftmaxTemperature;
-        var probs = torch.softmax(logits / temperature, -1);
+        using var temperatureScalar = temperature.ToScalar();
+        var probs = torch.softmax(logits.div(temperatureScalar), -1);
         var sampled = _noise.Categorical(probs, step);                                    // every element, fixed ones too
-        var mask = tokens.eq(_model.MaskToken);
+        var mask = tokens.eq(Const(_model.MaskToken));
         long numMasked = mask[0].sum().item<long>();                                       // all samples have the same count
         var pred = torch.where(mask, sampled, tokens);
-        var confidence = probs.gather(-1, pred.unsqueeze(-1)).squeeze(-1).masked_fill(mask.logical_not(), double.PositiveInfinity);
-        var noise = _noise.Gumbel(pred.shape, step) * o.RandomizeTemperature * (1 - progress);
-        confidence = torch.log(confidence) + noise.to(confidence.device);
+        var confidence = probs.gather(-1, pred.unsqueeze(-1)).squeeze(-1)
+            .masked_fill(mask.logical_not(), Const(double.PositiveInfinity));
+        using var randomizeTemperature = o.RandomizeTemperature.ToScalar();
+        using var noiseAnnealing = (1 - progress).ToScalar();
+        var noise = _noise.Gumbel(pred.shape, step).mul(randomizeTemperature).mul(noiseAnnealing);
+        confidence = torch.log(confidence).add(noise.to(confidence.device), One);
         float ratio = Masking.GetMaskingRatio(progress, o.GenMaskScheduleStrategy);
         var (maskLen, k) = NumTokensToMask(ratio, numMaskable ?? NumMaskable, numMasked);
         var sorted = confidence.view(b, -1).sort(-1).Values;
@@ -233,8 +239,8 @@ public sealed class Sampler
         // completion re-masks nothing instead, keeping its fixed elements.
         var threshold = k >= 1 ? sorted.select(1, k - 1)                                  // [B]
             : numMaskable is null ? sorted.select(1, sorted.shape[1] + k - 1)
-            : torch.full(b, double.NegativeInfinity, confidence.dtype, confidence.device);
-        var tokensAfter = pred.masked_fill(confidence.le(threshold.view(-1, 1, 1)), _model.MaskToken);
+            : torch.full(b, Const(double.NegativeInfinity), confidence.dtype, confidence.device);
+        var tokensAfter = pred.masked_fill(confidence.le(threshold.view(-1, 1, 1)), Const(_model.MaskToken));
         return new SamplerStep(step, guidanceScale, probs.MoveToOuterDisposeScope(), pred.MoveToOuterDisposeScope(),
             confidence.MoveToOuterDisposeScope(), ratio, maskLen, numMasked, k, threshold.MoveToOuterDisposeScope(),
             tokensAfter.MoveToOuterDisposeScope());

@@ -55,7 +55,7 @@ public sealed class SeededSamplerNoise : ISamplerNoise, IDisposable
         const float tiny = 1.17549435e-38f; // torch.finfo(float32).tiny = 2^-126
         const float eps = 1.1920929e-07f;   // torch.finfo(float32).eps = 2^-23
         using var scope = NewDisposeScope();
-        var uniform = u * ((1f - eps) - tiny) + tiny;
+        var uniform = u.mul(Const((1f - eps) - tiny)).add(Const(tiny), One);
         return torch.log(torch.log(uniform).neg()).neg().MoveToOuterDisposeScope();
     }
 

@@ -41,6 +41,7 @@ public static class Checkpoint
     /// file's index), then each tensor is read, copied into the module and freed before the next.</summary>
     public static void LoadInto(nn.Module module, StateDictFile file, IReadOnlyDictionary<string, string>? renamePrefixes = null, Func<string, bool>? dropKey = null)
     {
+        using var scope = NewDisposeScope();
         var targets = Match(module, file.Keys.Select(k => (k, file.Shape(k))), file.Path, renamePrefixes, dropKey);
         using var _ = no_grad();
         foreach (var (key, target) in targets)
@@ -55,6 +56,7 @@ public static class Checkpoint
     public static void LoadInto(nn.Module module, OrderedDictionary<string, Tensor> file, string path,
         IReadOnlyDictionary<string, string>? renamePrefixes = null, Func<string, bool>? dropKey = null)
     {
+        using var scope = NewDisposeScope();
         var targets = Match(module, file.Select(kv => (kv.Key, kv.Value.shape)), path, renamePrefixes, dropKey);
         using var _ = no_grad();
         foreach (var (key, target) in targets) target.copy_(file[key]);
@@ -138,6 +140,7 @@ public static class Checkpoint
     /// </summary>
     public static void WriteStateDict(string path, IEnumerable<KeyValuePair<string, Tensor>> entries, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        using var scope = NewDisposeScope();
         var list = entries.ToList();
         var dup = list.GroupBy(kv => kv.Key).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new CheckpointException($"{path}: key {dup.Key} given twice");

@@ -227,7 +227,7 @@ public sealed class MaskBitPipeline : IDisposable
         var (tokens, labels) = SampleTokens(classes, perClass, options, seed, batchSize, onProgress, cancellationToken);
         try
         {
-            return new GenerationResult(Batched(tokens, t => Tokenizer.DecodeTokens(t).clamp(0, 1), batchSize), tokens, labels);
+            return new GenerationResult(Batched(tokens, t => Tokenizer.DecodeTokens(t).clamp(Const(0), Const(1)), batchSize), tokens, labels);
         }
         catch
         {
@@ -310,7 +310,7 @@ public sealed class MaskBitPipeline : IDisposable
         using (var scope = NewDisposeScope())
             if (tokens.numel() > 0 && (tokens.min().item<long>() < 0 || tokens.max().item<long>() >= CodebookSize))
                 throw new ArgumentException($"token indices must be in 0..{CodebookSize - 1} (the tokenizer's codebook), got {tokens.min().item<long>()}..{tokens.max().item<long>()}");
-        return Batched(tokens, t => (t.ndim == 2 ? Tokenizer.DecodeTokens(t) : Tokenizer.DecodeTokenGrid(t)).clamp(0, 1));
+        return Batched(tokens, t => (t.ndim == 2 ? Tokenizer.DecodeTokens(t) : Tokenizer.DecodeTokenGrid(t)).clamp(Const(0), Const(1)));
     }
 
     /// <summary>
@@ -328,7 +328,7 @@ public sealed class MaskBitPipeline : IDisposable
                 var (decoded, result) = Tokenizer.Reconstruct(x);
                 var idx = result.MinEncodingIndices;
                 tokens.Add(idx.reshape(idx.shape[0], -1).cpu().DetachFromDisposeScope());
-                return decoded.clamp(0, 1);
+                return decoded.clamp(Const(0), Const(1));
             });
             return (recon, cat(tokens, 0));
         }
@@ -357,7 +357,8 @@ public sealed class MaskBitPipeline : IDisposable
                 var chunk = input.narrow(0, start, Math.Min(size, input.shape[0] - start)).to(Device);
                 parts.Add(f(chunk).cpu().MoveToOuterDisposeScope());
             }
-            return cat(parts, 0);
+            using var outer = NewDisposeScope();
+            return cat(parts, 0).MoveToOuterDisposeScope();
         }
         finally
         {

@@ -53,8 +53,8 @@ public sealed class ConvVqModel : Module<Tensor, (Tensor decoded, QuantizerResul
         var r = quantize.call(encoder.call(x));
         return r with
         {
-            QuantizerLoss = r.QuantizerLoss * 0, CommitmentLoss = r.CommitmentLoss * 0,
-            EntropyLoss = r.EntropyLoss * 0, CodebookLoss = r.CodebookLoss is null ? null : r.CodebookLoss * 0,
+            QuantizerLoss = r.QuantizerLoss.mul(Const(0)), CommitmentLoss = r.CommitmentLoss.mul(Const(0)),
+            EntropyLoss = r.EntropyLoss.mul(Const(0)), CodebookLoss = r.CodebookLoss?.mul(Const(0)),
         };
     }
 

@@ -53,8 +53,8 @@ public static class Init
         var gn = nn.GroupNorm(groups, channels, eps, affine: true);
         using (no_grad())
         {
-            gn.weight!.fill_(1.0);
-            gn.bias!.fill_(0.0);
+            gn.weight!.fill_(Const(1.0));
+            gn.bias!.fill_(Const(0.0));
         }
         return gn;
     }

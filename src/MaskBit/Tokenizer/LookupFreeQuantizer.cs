@@ -23,7 +23,7 @@ public sealed class LookupFreeQuantizer : Quantizer
         _entropyLossTemperature = entropyLossTemperature;
         _entropyGamma = entropyGamma;
         bits_to_indices = BitsToIndices(tokenBits);
-        codebook = IndicesToBits(arange(1L << tokenBits), bits_to_indices);
+        codebook = IndicesToBits(arange(Const(0L), Const(1L << tokenBits), One), bits_to_indices);
         RegisterComponents();
     }
 
@@ -35,16 +35,17 @@ public sealed class LookupFreeQuantizer : Quantizer
 
     /// <summary>indices [...] -> ±1 float32 [..., bits] (LSB first).</summary>
     public static Tensor IndicesToBits(Tensor indices, Tensor bitsToIndices) =>
-        indices.to(int32).unsqueeze(-1).bitwise_and(bitsToIndices).ne(0).to(float32) * 2.0f - 1.0f;
+        indices.to(int32).unsqueeze(-1).bitwise_and(bitsToIndices).ne(Const(0)).to(float32)
+            .mul(Const(2.0f)).sub(Const(1.0f));
 
     // z: [B, T, h, w] -> Quantized [B, T, h, w], MinEncodingIndices [B, h, w]
     public override QuantizerResult forward(Tensor z)
     {
         z = z.permute(0, 2, 3, 1).contiguous(); // [B, h, w, T]
         var ones = ones_like(z);
-        var zq = where(z > 0.0, ones, -ones);
+        var zq = where(z.gt(Const(0.0)), ones, -ones);
         var indices = ConvertBitsToIndices(zq);
-        var commitment = _commitmentCost * (zq.detach() - z).pow(2).mean();
+        var commitment = (zq.detach() - z).pow(Const(2)).mean().mul(Const(_commitmentCost));
 
         var entropy = zeros(Array.Empty<long>(), device: z.device);
         var perSample = zeros(Array.Empty<long>(), device: z.device);
@@ -52,13 +53,13 @@ public sealed class LookupFreeQuantizer : Quantizer
         if (_entropyLossWeight != 0.0 && training)
         {
             // affinity = 2 z·c = ||z||² + ||c||² - ||z - c||² - const: a softmax over it is one over -distance².
-            var d = -2 * einsum("bhwc,nc->bhwn", z, codebook);
-            (perSample, avg) = QuantizerUtils.EntropyLoss(-1 * d, _entropyLossTemperature, _entropyGamma);
-            entropy = _entropyLossWeight * (perSample - avg);
+            var d = einsum("bhwc,nc->bhwn", z, codebook).mul(Const(-2));
+            (perSample, avg) = QuantizerUtils.EntropyLoss(d.mul(Const(-1)), _entropyLossTemperature, _entropyGamma);
+            entropy = (perSample - avg).mul(Const(_entropyLossWeight));
         }
         // Straight-through estimator, computed literally so values match the original to the ulp.
-        var quantized = (z + (zq - z).detach()).permute(0, 3, 1, 2).contiguous();
-        return new QuantizerResult(quantized, commitment + entropy, commitment, entropy, perSample, avg, indices);
+        var quantized = z.add((zq - z).detach(), One).permute(0, 3, 1, 2).contiguous();
+        return new QuantizerResult(quantized, commitment.add(entropy, One), commitment, entropy, perSample, avg, indices);
     }
 
     /// <summary>indices: [...] -> [..., T] in {-1, +1}.</summary>
@@ -66,5 +67,5 @@ public sealed class LookupFreeQuantizer : Quantizer
 
     /// <summary>tokens: [..., T] (sign taken as the bit) -> int64 indices [...].</summary>
     public Tensor ConvertBitsToIndices(Tensor tokens) =>
-        (tokens > 0.0).to(int32).mul(bits_to_indices).sum(-1, type: int64);
+        tokens.gt(Const(0.0)).to(int32).mul(bits_to_indices).sum(-1, type: int64);
 }

@@ -31,7 +31,7 @@ public abstract class Quantizer : Module<Tensor, QuantizerResult>
 public static class QuantizerUtils
 {
     /// <summary>log(clamp(x, eps)).</summary>
-    public static Tensor ClampLog(Tensor x, double eps = 1e-5) => log(clamp(x, eps));
+    public static Tensor ClampLog(Tensor x, double eps = 1e-5) => log(clamp(x, Const(eps)));
 
     /// <summary>
     /// <c>entropy_loss_fn</c>: affinity [..., K] / temperature -> p = softmax; returns
@@ -39,11 +39,11 @@ public static class QuantizerUtils
     /// </summary>
     public static (Tensor perSample, Tensor average) EntropyLoss(Tensor affinity, double temperature, double entropyGamma = 1.0)
     {
-        var flat = affinity.reshape(-1, affinity.shape[^1]) / temperature;
+        var flat = affinity.reshape(-1, affinity.shape[^1]).div(Const(temperature));
         var p = flat.softmax(-1);
         var avgP = p.mean([0]);
         var perSample = -(p * ClampLog(p)).sum(-1).mean();
         var avg = (-avgP * ClampLog(avgP)).sum();
-        return (perSample, avg * entropyGamma);
+        return (perSample, avg.mul(Const(entropyGamma)));
     }
 }

@@ -36,7 +36,7 @@ public sealed class ResidualBlock : Module<Tensor, Tensor>
         using (var a = Activate(norm1, x)) h = conv1.forward(a);
         using (var c = h)
         using (var a = Activate(norm2, c)) h = conv2.forward(a);
-        return nin_shortcut is null ? h + x : h + nin_shortcut.forward(h);
+        return nin_shortcut is null ? h.add(x, One) : h.add(nin_shortcut.forward(h), One);
     });
 
     // silu(norm(x)), the normalised copy freed on return.

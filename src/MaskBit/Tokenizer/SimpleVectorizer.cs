@@ -40,22 +40,23 @@ public sealed class SimpleVectorizer : Quantizer
         var e = Codebook;
         var flat = z.reshape(-1, z.shape[^1]); // [N, C]
         // ||z - e||² = ||z||² + ||e||² - 2 z·e   [N, K]
-        var d = flat.pow(2).sum(1, keepdim: true) + e.pow(2).sum(1) - 2 * einsum("bd,dn->bn", flat, e.t());
+        var d = flat.pow(Const(2)).sum(1, keepdim: true).add(e.pow(Const(2)).sum(1), One)
+            - einsum("bd,dn->bn", flat, e.t()).mul(Const(2));
         var idx = d.argmin(1);
         var zq = GetCodebookEntry(idx).view(z.shape);
-        var commitment = _commitmentCost * (zq.detach() - z).pow(2).mean();
-        var codebookLoss = (zq - z.detach()).pow(2).mean();
+        var commitment = (zq.detach() - z).pow(Const(2)).mean().mul(Const(_commitmentCost));
+        var codebookLoss = (zq - z.detach()).pow(Const(2)).mean();
         var entropy = zeros(Array.Empty<long>(), device: z.device);
         var perSample = zeros(Array.Empty<long>(), device: z.device);
         var avg = zeros(Array.Empty<long>(), device: z.device);
         if (_entropyLossWeight != 0.0 && training)
         {
-            (perSample, avg) = QuantizerUtils.EntropyLoss(-1 * d, _entropyLossTemperature, _entropyGamma);
-            entropy = _entropyLossWeight * (perSample - avg);
+            (perSample, avg) = QuantizerUtils.EntropyLoss(d.mul(Const(-1)), _entropyLossTemperature, _entropyGamma);
+            entropy = (perSample - avg).mul(Const(_entropyLossWeight));
         }
-        var quantized = (z + (zq - z).detach()).permute(0, 3, 1, 2).contiguous();
-        return new QuantizerResult(quantized, commitment + codebookLoss + entropy, commitment, entropy, perSample, avg,
-            idx.view(z.shape[0], z.shape[1], z.shape[2]), codebookLoss);
+        var quantized = z.add((zq - z).detach(), One).permute(0, 3, 1, 2).contiguous();
+        return new QuantizerResult(quantized, commitment.add(codebookLoss, One).add(entropy, One), commitment, entropy,
+            perSample, avg, idx.view(z.shape[0], z.shape[1], z.shape[2]), codebookLoss);
     }
 
     /// <summary>indices: [...] -> [..., C] codebook rows (re-normalised when L2 normalisation is on).</summary>

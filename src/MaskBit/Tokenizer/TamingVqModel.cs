@@ -37,10 +37,11 @@ public sealed class TamingVqModel : Module<Tensor, (Tensor decoded, QuantizerRes
     public int DownsamplingFactor => _factor;
 
     // x: [B, 3, H, W] in [0,1] -> [B, embed_dim, H/f, W/f]. Submodules run through call() so that forward hooks see them.
-    public QuantizerResult Encode(Tensor x) => quantize.call(quant_conv.call(encoder.call(x * 2.0 - 1.0)));
+    public QuantizerResult Encode(Tensor x) =>
+        quantize.call(quant_conv.call(encoder.call(x.mul(Const(2.0)).sub(Const(1.0)))));
 
     // z: [B, embed_dim, h, w] -> [B, 3, f*h, f*w] in ~[0,1] (unclamped)
-    public Tensor Decode(Tensor z) => (decoder.call(post_quant_conv.call(z)) + 1.0) / 2.0;
+    public Tensor Decode(Tensor z) => decoder.call(post_quant_conv.call(z)).add(Const(1.0), One).div(Const(2.0));
 
     public override (Tensor decoded, QuantizerResult result) forward(Tensor x) => ((ITokenizer)this).Reconstruct(x);
 
@@ -70,7 +71,7 @@ public sealed class TamingVqModel : Module<Tensor, (Tensor decoded, QuantizerRes
         {
             var h = conv1.forward(F.silu(norm1.forward(x)));
             h = conv2.forward(F.silu(norm2.forward(h)));
-            return (nin_shortcut?.forward(x) ?? x) + h;
+            return (nin_shortcut?.forward(x) ?? x).add(h, One);
         }
     }
 
@@ -94,10 +95,10 @@ public sealed class TamingVqModel : Module<Tensor, (Tensor decoded, QuantizerRes
             long b = x.shape[0], c = x.shape[1], hh = x.shape[2], ww = x.shape[3];
             var qq = q.forward(h).reshape(b, c, hh * ww).permute(0, 2, 1); // [B, HW, C]
             var kk = k.forward(h).reshape(b, c, hh * ww);                  // [B, C, HW]
-            var w = (bmm(qq, kk) * Math.Pow(c, -0.5)).softmax(2);           // [B, HWq, HWk]
+            var w = bmm(qq, kk).mul(Const(Math.Pow(c, -0.5))).softmax(2);  // [B, HWq, HWk]
             var vv = v.forward(h).reshape(b, c, hh * ww);
             var o = bmm(vv, w.permute(0, 2, 1)).reshape(b, c, hh, ww);
-            return x + proj_out.forward(o);
+            return x.add(proj_out.forward(o), One);
         }
     }
 

@@ -41,6 +41,9 @@ public sealed class AdamW : IDisposable
     {
         Steps++;
         double bc1 = 1 - Math.Pow(Beta1, Steps), bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, Steps));
+        using var decay = (1 - lr * WeightDecay).ToScalar();
+        using var bc2 = bc2Sqrt.ToScalar();
+        using var stepSize = (-(lr / bc1)).ToScalar();
         using var _ = no_grad();
         foreach (var (name, p) in _params)
         {
@@ -49,11 +52,11 @@ public sealed class AdamW : IDisposable
             if (!_state.TryGetValue(name, out var s))
                 _state[name] = s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
             using var scope = NewDisposeScope();
-            p.mul_(1 - lr * WeightDecay);
-            s.ExpAvg.mul_(Beta1).add_(grad, alpha: 1 - Beta1);
-            s.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
-            var denom = (s.ExpAvgSq.sqrt() / bc2Sqrt).add_(Epsilon);
-            p.addcdiv_(s.ExpAvg, denom, value: -(lr / bc1));
+            p.mul_(decay);
+            s.ExpAvg.mul_(Const(Beta1)).add_(grad, alpha: Const(1 - Beta1));
+            s.ExpAvgSq.mul_(Const(Beta2)).addcmul_(grad, grad, value: Const(1 - Beta2));
+            var denom = s.ExpAvgSq.sqrt().div(bc2).add_(Const(Epsilon), One);
+            p.addcdiv_(s.ExpAvg, denom, value: stepSize);
         }
     }
 
@@ -118,7 +121,8 @@ public static class GradClip
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var total = stack(grads.Select(g => g.detach().norm()).ToArray()).norm();
-        var coef = (maxNorm / (total + 1e-6)).clamp_max(1.0);
+        using var max = maxNorm.ToScalar();
+        var coef = total.add(Const(1e-6), One).reciprocal().mul(max).clamp_max(Const(1.0));
         foreach (var g in grads) g.mul_(coef);
         return total.item<float>();
     }

@@ -55,7 +55,7 @@ public static class ClassifierTrainer
                     using var scope = NewDisposeScope();
                     model.train();
                     var (x, y) = trainSet.Batch(order.narrow(0, (long)b * o.BatchSize, o.BatchSize)); // [B, 3, S, S], [B]
-                    var flip = rand(o.BatchSize, generator: rng).lt(0.5).view(-1, 1, 1, 1);
+                    var flip = rand(o.BatchSize, generator: rng).lt(Const(0.5)).view(-1, 1, 1, 1);
                     var output = F.cross_entropy(model.call(where(flip, x.flip(3), x)), y); // logits [B, classes]
                     optimizer.ZeroGrad();
                     output.backward();
@@ -93,7 +93,9 @@ public static class ClassifierTrainer
             for (long s = 0; s < data.Count; s += batchSize)
             {
                 using var scope = NewDisposeScope();
-                var (x, y) = data.Batch(arange(s, Math.Min(s + batchSize, data.Count), dtype: int64));
+                using var start = s.ToScalar();
+                using var stop = Math.Min(s + batchSize, data.Count).ToScalar();
+                var (x, y) = data.Batch(arange(start, stop, One, dtype: int64));
                 correct += model.call(x).argmax(1).eq(y).sum().item<long>();
             }
         model.train(training);

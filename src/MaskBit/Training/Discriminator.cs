@@ -60,16 +60,16 @@ public sealed class Discriminator : Module<Tensor, Tensor>
         var mult = new long[c.NumStages + 1];
         mult[0] = 1;
         for (int t = 0; t < c.NumStages; t++) mult[t + 1] = 1L << t;
-        block_in = Sequential(("0", new Conv2dSame(c.NumChannels, h, 5)), ("1", LeakyReLU(0.1)));
+        block_in = Sequential(("0", new Conv2dSame(c.NumChannels, h, 5)), ("1", new LeakyReLU(0.1)));
         blocks = new ModuleList<Sequential>();
         for (int i = 0; i < c.NumStages; i++)
         {
             long cin = h * mult[i], cout = h * mult[i + 1];
             Module<Tensor, Tensor> resample = c.BlurResample ? new BlurBlock(c.BlurKernelSize) : AvgPool2d(2, 2);
-            blocks.Add(Sequential(("0", new Conv2dSame(cin, cout, 3)), ("1", resample), ("2", Init.GroupNorm(cout, eps: 1e-5)), ("3", LeakyReLU(0.1))));
+            blocks.Add(Sequential(("0", new Conv2dSame(cin, cout, 3)), ("1", resample), ("2", Init.GroupNorm(cout, eps: 1e-5)), ("3", new LeakyReLU(0.1))));
         }
         long last = h * mult[^1];
-        to_logits = Sequential(("0", new Conv2dSame(last, last, 1)), ("1", LeakyReLU(0.1)), ("2", new Conv2dSame(last, 1, 5)));
+        to_logits = Sequential(("0", new Conv2dSame(last, last, 1)), ("1", new LeakyReLU(0.1)), ("2", new Conv2dSame(last, 1, 5)));
         RegisterComponents();
     }
 

@@ -35,10 +35,11 @@ public sealed class Ema : IDisposable
     {
         OptimizationStep++;
         double d = DecayAt(OptimizationStep, Decay);
+        using var rate = (1 - d).ToScalar();
         using var _ = no_grad();
         foreach (var (_, p, shadow) in _entries)
         {
-            if (p.requires_grad) shadow.sub_((shadow - p).mul_(1 - d));
+            if (p.requires_grad) shadow.sub_((shadow - p).mul_(rate));
             else shadow.copy_(p);
         }
     }

@@ -109,7 +109,7 @@ public static class GeneratorTrainer
         using var noise = new SeededSamplerNoise((ulong)seed, device);
         var result = new Sampler(state.Model, config.Model!.MlmModel!.Sampling, noise).Sample((int)labels.shape[0], labels);
         using var _ = no_grad();
-        var images = tokenizer.DecodeTokens(result.Tokens).clamp(0, 1).cpu();
+        var images = tokenizer.DecodeTokens(result.Tokens).clamp(Const(0), Const(1)).cpu();
         var grid = rows.Select((c, i) => (IReadOnlyList<Tensor>)Enumerable.Range(0, perClass).Select(k => images[i * perClass + k]).ToList()).ToList();
         Images.SaveGrid(Path.Combine(run.Path, "train_generated_images", $"{step:D8}_s-generated.png"), grid, rows.Select(classes.ShortName).ToList());
         run.Image("Train Generated", cat(rows.Select((_, i) => cat(Enumerable.Range(0, perClass).Select(k => images[i * perClass + k]).ToList(), 2)).ToList(), 1), step);

@@ -52,7 +52,7 @@ public sealed class GeneratorTraining : IDisposable
 
     /// <summary>The original's <c>drop_label_mask = rand(B) &lt; class_label_dropout</c>: [B] bool, true = train this
     /// sample unconditionally (the label embedder's "no class" row), which classifier-free guidance needs.</summary>
-    public Tensor DrawLabelDrops(long batch, torch.Generator rng) => torch.rand(batch, generator: rng).lt(_mlm.ClassLabelDropout);
+    public Tensor DrawLabelDrops(long batch, torch.Generator rng) => torch.rand(batch, generator: rng).lt(Const(_mlm.ClassLabelDropout));
 
     /// <summary>
     /// The step with its random draws given (a recorded trace replays exactly): split tokens, masked tokens and masks

@@ -58,8 +58,19 @@ public sealed class RunFolder : IDisposable
     /// <summary>An image [3, H, W] in [0, 1] to TensorBoard.</summary>
     public void Image(string tag, Tensor image, long step)
     {
-        using var scope = NewDisposeScope();
-        _tensorboard.Value.add_img(tag, image.detach().cpu().clamp(0, 1), (int)step);
+        // add_img(tag, tensor, step)'s conversion (CHW -> HWC, * 255, clip, uint8, PNG) with kept Scalars, then its file overload.
+        byte[] png;
+        using (NewDisposeScope())
+        {
+            var hwc = image.detach().cpu().clamp(Const(0), Const(1)).permute(1, 2, 0);
+            int scale = hwc.dtype is ScalarType.Byte or ScalarType.Int8 ? 1 : 255;
+            var bytes = hwc.to_type(ScalarType.Float32).mul(Const(scale)).clip(Const(0), Const(255)).to_type(ScalarType.Byte).contiguous();
+            png = Data.Images.EncodePng(new Data.RgbImage((int)bytes.shape[1], (int)bytes.shape[0], bytes.data<byte>().ToArray()));
+        }
+        var file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"maskbit-{Guid.NewGuid():N}.png");
+        File.WriteAllBytes(file, png);
+        try { _tensorboard.Value.add_img(tag, file, (int)step); }
+        finally { File.Delete(file); }
     }
 
     public string CheckpointPath(long step) => System.IO.Path.Combine(Path, Prefix + step.ToString(CultureInfo.InvariantCulture));

@@ -117,7 +117,7 @@ public static class TokenizerTrainer
         using var _ = no_grad();
         state.Model.eval();
         var x = batch.Images.narrow(0, 0, Math.Min(count, batch.Count)).to(device);
-        var recon = state.Model.call(x).decoded.clamp(0, 1).cpu();
+        var recon = state.Model.call(x).decoded.clamp(Const(0), Const(1)).cpu();
         state.Model.train();
         for (int i = 0; i < x.shape[0]; i++)
         {
@@ -145,7 +145,7 @@ public static class TokenizerTrainer
                 using var b = batch;
                 var x = b.Images.to(device);
                 var (decoded, q) = state.Model.call(x);
-                metrics.Update(x, decoded.clamp(0, 1), q.MinEncodingIndices);
+                metrics.Update(x, decoded.clamp(Const(0), Const(1)), q.MinEncodingIndices);
             }
         }
         finally { state.Model.train(); }

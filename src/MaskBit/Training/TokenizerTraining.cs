@@ -68,13 +68,14 @@ public sealed class TokenizerTraining : IDisposable
             foreach (var (k, v) in terms) logs[prefix + k] = logs.GetValueOrDefault(prefix + k) + v.to(float64).item<double>() / microBatches.Count;
         }
         using var scope = NewDisposeScope();
+        using var count = microBatches.Count.ToScalar();
         Model.train();
         var reconstructions = new List<Tensor>();
         foreach (var x in microBatches)
         {
             var (decoded, q) = Model.call(x);
             var (loss, terms) = Loss.ForwardGenerator(x, decoded, q, GlobalStep, Model.Decoder.LastLayerWeight);
-            (loss / microBatches.Count).backward();
+            loss.div(count).backward();
             Add("gen.", terms);
             reconstructions.Add(decoded.detach());
         }
@@ -88,7 +89,7 @@ public sealed class TokenizerTraining : IDisposable
             for (int i = 0; i < microBatches.Count; i++)
             {
                 var (loss, terms) = Loss.ForwardDiscriminator(microBatches[i], reconstructions[i], GlobalStep);
-                (loss / microBatches.Count).backward();
+                loss.div(count).backward();
                 Add("disc.", terms);
             }
             logs["disc_grad_norm"] = Clip(DiscriminatorOptimizer);

@@ -69,7 +69,7 @@ public sealed class VqganLoss : Module
         long step, Parameter lastLayer)
     {
         var rec = (_c.ReconstructionLoss == "l2" ? F.mse_loss(inputs, reconstructions) : F.l1_loss(inputs, reconstructions))
-            * _c.ReconstructionWeight;
+            .mul(Const(_c.ReconstructionWeight));
         var perceptual = perceptual_loss is null ? zeros_like(rec) : perceptual_loss.call(inputs, reconstructions).mean();
 
         double discFactor = DiscriminatorFactor(step);
@@ -80,21 +80,25 @@ public sealed class VqganLoss : Module
             foreach (var p in discriminator.parameters()) p.requires_grad = false;
             gLoss = GanLosses.GeneratorLoss(_c.DiscriminatorLoss, discriminator.call(reconstructions));
             if (_c.DiscriminatorGradientPenalty == "adopt_weight")
-                dWeight = dWeight * AdaptiveWeight(rec + _c.PerceptualWeight * perceptual, gLoss, lastLayer);
+                dWeight = dWeight * AdaptiveWeight(rec.add(perceptual.mul(Const(_c.PerceptualWeight)), One), gLoss, lastLayer);
         }
 
         var quantizer = q.QuantizerLoss;
         if (_c.EntropyAnnealingFactor > 0)
-            quantizer = quantizer + Math.Max(0.0, 1.0 - (double)step / _c.EntropyAnnealingSteps) * _c.EntropyAnnealingFactor * q.EntropyLoss;
+        {
+            using var annealing = (Math.Max(0.0, 1.0 - (double)step / _c.EntropyAnnealingSteps) * _c.EntropyAnnealingFactor).ToScalar();
+            quantizer = quantizer.add(q.EntropyLoss.mul(annealing), One);
+        }
 
-        var weightedGan = dWeight * discFactor * gLoss;
-        var total = rec + _c.PerceptualWeight * perceptual + _c.QuantizerWeight * quantizer + weightedGan;
+        var weightedGan = dWeight.mul(Const(discFactor)) * gLoss;
+        var total = rec.add(perceptual.mul(Const(_c.PerceptualWeight)), One).add(quantizer.mul(Const(_c.QuantizerWeight)), One)
+            .add(weightedGan, One);
         var logs = new Dictionary<string, Tensor>
         {
             ["total_loss"] = total.detach(),
             ["reconstruction_loss"] = rec.detach(),
-            ["perceptual_loss"] = (_c.PerceptualWeight * perceptual).detach(),
-            ["quantizer_loss"] = (_c.QuantizerWeight * quantizer).detach(),
+            ["perceptual_loss"] = perceptual.mul(Const(_c.PerceptualWeight)).detach(),
+            ["quantizer_loss"] = quantizer.mul(Const(_c.QuantizerWeight)).detach(),
             ["weighted_gan_loss"] = weightedGan.detach(),
             ["discriminator_factor"] = tensor(discFactor),
             ["commitment_loss"] = q.CommitmentLoss.detach(),
@@ -113,7 +117,7 @@ public sealed class VqganLoss : Module
     {
         var nllGrad = torch.autograd.grad([nll], [lastLayer], retain_graph: true)[0];
         var gGrad = torch.autograd.grad([gLoss], [lastLayer], retain_graph: true)[0];
-        return (nllGrad.norm() / (gGrad.norm() + 1e-4)).clamp(0.0, 1e4).detach();
+        return (nllGrad.norm() / gGrad.norm().add(Const(1e-4), One)).clamp(Const(0.0), Const(1e4)).detach();
     }
 
     /// <summary>
@@ -125,17 +129,17 @@ public sealed class VqganLoss : Module
         foreach (var p in discriminator.parameters()) p.requires_grad = true;
         var logitsReal = discriminator.call(inputs.detach());
         var logitsFake = discriminator.call(reconstructions.detach());
-        var loss = DiscriminatorFactor(step) * GanLosses.DiscriminatorLoss(_c.DiscriminatorLoss, logitsReal, logitsFake);
+        var loss = GanLosses.DiscriminatorLoss(_c.DiscriminatorLoss, logitsReal, logitsFake).mul(Const(DiscriminatorFactor(step)));
         var lecam = zeros_like(loss);
         if (ema_real_logits_mean is not null && ema_fake_logits_mean is not null)
         {
             var (realMean, fakeMean) = (logitsReal.mean(), logitsFake.mean());
-            lecam = GanLosses.LeCam(realMean, fakeMean, ema_real_logits_mean, ema_fake_logits_mean) * _c.LecamRegularizationWeight;
+            lecam = GanLosses.LeCam(realMean, fakeMean, ema_real_logits_mean, ema_fake_logits_mean).mul(Const(_c.LecamRegularizationWeight));
             using var _ = no_grad();
-            ema_real_logits_mean.mul_(_c.EmaDecay).add_(realMean.detach(), alpha: 1 - _c.EmaDecay);
-            ema_fake_logits_mean.mul_(_c.EmaDecay).add_(fakeMean.detach(), alpha: 1 - _c.EmaDecay);
+            ema_real_logits_mean.mul_(Const(_c.EmaDecay)).add_(realMean.detach(), alpha: Const(1 - _c.EmaDecay));
+            ema_fake_logits_mean.mul_(Const(_c.EmaDecay)).add_(fakeMean.detach(), alpha: Const(1 - _c.EmaDecay));
         }
-        var total = loss + lecam;
+        var total = loss.add(lecam, One);
         return (total, new Dictionary<string, Tensor>
         {
             ["discriminator_loss"] = total.detach(),

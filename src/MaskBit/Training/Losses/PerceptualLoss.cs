@@ -67,7 +67,7 @@ public sealed class PerceptualLoss : Module<Tensor, Tensor, Tensor>
         var (fi, li) = model.Features(Preprocess(input));
         var (ft, lt) = model.Features(Preprocess(target));
         var loss = F.mse_loss(li, lt);
-        if (!_onLogits) loss = F.mse_loss(fi, ft) + loss;
+        if (!_onLogits) loss = F.mse_loss(fi, ft).add(loss, One);
         return loss.MoveToOuterDisposeScope();
     }
 }

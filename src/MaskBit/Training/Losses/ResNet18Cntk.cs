@@ -34,7 +34,7 @@ public sealed class ResNet18Cntk : Module<Tensor, Tensor>
     {
         mean_image = zeros(1, 3, Size, Size);
         conv1 = new TrainableConv2d(3, 64, 7, stride: 2, padding: 3, bias: false, paddingEnd: 2);
-        bn1 = BatchNorm2d(64, eps: 1e-5);
+        bn1 = new BatchNorm2d(64, eps: 1e-5);
         long inplanes = 64;
         Sequential Layer(long planes, int blocks, long stride)
         {
@@ -154,7 +154,7 @@ public sealed class ResNet18Cntk : Module<Tensor, Tensor>
             throw new ArgumentException($"ResNet18Cntk: expected RGB images [B, 3, H, W], got [{string.Join(", ", images.shape)}]");
         using var scope = NewDisposeScope();
         var x = images.shape[2] == Size && images.shape[3] == Size ? images : PerceptualLoss.ResizeAntialiased(images, Size);
-        var bgr = x.flip(1) * 255.0;
+        var bgr = x.flip(1).mul(Const(255.0));
         return (bgr - mean_image).MoveToOuterDisposeScope();
     }
 
@@ -201,11 +201,11 @@ public sealed class ResNet18Cntk : Module<Tensor, Tensor>
             (_inplanes, _planes, _stride) = (inplanes, planes, stride);
             // Stride 2: CNTK pads 1 top/left, 0 bottom/right (56 -> 57 -> 28); stride 1: 1 on every side.
             conv1 = new TrainableConv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false, paddingEnd: stride == 1 ? 1 : 0);
-            bn1 = BatchNorm2d(planes, eps: 1e-5);
+            bn1 = new BatchNorm2d(planes, eps: 1e-5);
             conv2 = new TrainableConv2d(planes, planes, 3, padding: 1, bias: false);
-            bn2 = BatchNorm2d(planes, eps: 1e-5);
+            bn2 = new BatchNorm2d(planes, eps: 1e-5);
             if (stride != 1 || inplanes != planes)
-                downsample = Sequential(("0", new TrainableConv2d(inplanes, planes, 1, stride: stride, bias: false)), ("1", BatchNorm2d(planes, eps: 1e-5)));
+                downsample = Sequential(("0", new TrainableConv2d(inplanes, planes, 1, stride: stride, bias: false)), ("1", new BatchNorm2d(planes, eps: 1e-5)));
             RegisterComponents();
         }
 
@@ -226,7 +226,7 @@ public sealed class ResNet18Cntk : Module<Tensor, Tensor>
             var h = F.relu(bn1.call(conv1.call(x)));
             h = bn2.call(conv2.call(h));
             var identity = downsample is null ? x : downsample.call(x);
-            return F.relu(h + identity).MoveToOuterDisposeScope();
+            return F.relu(h.add(identity, One)).MoveToOuterDisposeScope();
         }
     }
 }

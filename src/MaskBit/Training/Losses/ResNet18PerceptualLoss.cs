@@ -43,7 +43,7 @@ public sealed class ResNet18PerceptualLoss : Module<Tensor, Tensor, Tensor>
         var (si, pi) = model.Features(model.Preprocess(input));
         var (st, pt) = model.Features(model.Preprocess(target));
         var loss = F.mse_loss(pi, pt);
-        if (!_onPooled) loss = F.mse_loss(si, st) + loss;
+        if (!_onPooled) loss = F.mse_loss(si, st).add(loss, One);
         return loss.MoveToOuterDisposeScope();
     }
 }

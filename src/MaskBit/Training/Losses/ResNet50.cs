@@ -22,7 +22,7 @@ public sealed class ResNet50 : Module<Tensor, Tensor>
     public ResNet50(long numClasses = 1000) : base(nameof(ResNet50))
     {
         conv1 = new TrainableConv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
-        bn1 = BatchNorm2d(64);
+        bn1 = new BatchNorm2d(64);
         long inplanes = 64;
         Sequential Layer(long planes, int blocks, long stride)
         {
@@ -70,13 +70,13 @@ public sealed class ResNet50 : Module<Tensor, Tensor>
         public Bottleneck(long inplanes, long planes, long stride) : base(nameof(Bottleneck))
         {
             conv1 = new TrainableConv2d(inplanes, planes, 1, bias: false);
-            bn1 = BatchNorm2d(planes);
+            bn1 = new BatchNorm2d(planes);
             conv2 = new TrainableConv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
-            bn2 = BatchNorm2d(planes);
+            bn2 = new BatchNorm2d(planes);
             conv3 = new TrainableConv2d(planes, planes * Expansion, 1, bias: false);
-            bn3 = BatchNorm2d(planes * Expansion);
+            bn3 = new BatchNorm2d(planes * Expansion);
             if (stride != 1 || inplanes != planes * Expansion)
-                downsample = Sequential(("0", new TrainableConv2d(inplanes, planes * Expansion, 1, stride: stride, bias: false)), ("1", BatchNorm2d(planes * Expansion)));
+                downsample = Sequential(("0", new TrainableConv2d(inplanes, planes * Expansion, 1, stride: stride, bias: false)), ("1", new BatchNorm2d(planes * Expansion)));
             RegisterComponents();
         }
 
@@ -88,7 +88,7 @@ public sealed class ResNet50 : Module<Tensor, Tensor>
             h = F.relu(bn2.call(conv2.call(h)));
             h = bn3.call(conv3.call(h));
             var identity = downsample is null ? x : downsample.call(x);
-            return F.relu(h + identity).MoveToOuterDisposeScope();
+            return F.relu(h.add(identity, One)).MoveToOuterDisposeScope();
         }
     }
 }
