@@ -263,7 +263,7 @@ public class GcStressTests : IDisposable
 
     /// <summary>
     /// The whole Stage I loop on an image folder (worker threads decoding PNGs, discriminator from step 0, checkpoints,
-    /// evaluation and reconstruction images) for 2,000 steps under pressure. About 3 minutes on 2 cores, so opt-in:
+    /// evaluation and reconstruction images) for 2,000 steps under pressure. About 5 minutes on 2 cores, so opt-in:
     /// <c>dotnet test tests/MaskBit.Tests -c Release --filter Category=GcStressLong</c>.
     /// </summary>
     [Fact]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using MaskBit.Data;
 
 namespace MaskBit.Tests.Packaging;
@@ -13,6 +14,7 @@ namespace MaskBit.Tests.Packaging;
 public class PackagingTests
 {
     static string Version => typeof(MaskBit.Pipeline.MaskBitPipeline).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.0.0";
+    static string Configuration => typeof(PackagingTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
     static string ExampleSource => Path.Combine(Golden.RepoRoot, "tests", "MaskBit.Tests", "Packaging", "LibraryExample", "Program.cs");
 
     [Fact]
@@ -30,9 +32,10 @@ public class PackagingTests
         try
         {
             var feed = Path.Combine(tmp, "feed");
-            // The test run has built both projects in Release already (dotnet test builds the solution).
-            Run(Golden.RepoRoot, "dotnet", "pack", "src/MaskBit", "-c", "Release", "--no-build", "-o", feed);
-            Run(Golden.RepoRoot, "dotnet", "pack", "src/MaskBit.Cli", "-c", "Release", "--no-build", "-o", feed);
+            // Packed in the configuration the tests were built in (Debug under a plain dotnet test), built if need be:
+            // the test run built both projects already, so that is an up-to-date check.
+            Run(Golden.RepoRoot, "dotnet", "pack", "src/MaskBit", "-c", Configuration, "-o", feed);
+            Run(Golden.RepoRoot, "dotnet", "pack", "src/MaskBit.Cli", "-c", Configuration, "-o", feed);
             Assert.True(File.Exists(Path.Combine(feed, $"MaskBit.{Version}.nupkg")), $"no MaskBit.{Version}.nupkg in {feed}");
 
             // A console program against the library package from the folder.
