@@ -111,6 +111,19 @@ public class GcStressTests : IDisposable
         foreach (var t in r.History) t.Dispose();
     }
 
+    /// <summary>125 sampler calls of 16 steps (2,000 decoding steps) under pressure, each equal to the quiet call.</summary>
+    static void DecodingUnderPressure(Func<SampleResult> run, string what)
+    {
+        var expected = run();
+        UnderPressure(125, _ =>
+        {
+            var r = run();
+            AssertEqual(expected.Tokens, r.Tokens, what);
+            Dispose(r);
+        });
+        Dispose(expected);
+    }
+
     [Fact]
     public void SamplerDecodingLoop()
     {
@@ -122,14 +135,7 @@ public class GcStressTests : IDisposable
             using var noise = new SeededSamplerNoise(7);
             return new Sampler(model, options, noise).Sample(2, labels);
         }
-        var expected = Run();
-        UnderPressure(125, _ =>  // 2,000 decoding steps
-        {
-            var r = Run();
-            AssertEqual(expected.Tokens, r.Tokens, "sampled tokens");
-            Dispose(r);
-        });
-        Dispose(expected);
+        DecodingUnderPressure(Run, "sampled tokens");
     }
 
     [Fact]
@@ -145,14 +151,7 @@ public class GcStressTests : IDisposable
             using var noise = new SeededSamplerNoise(8);
             return new Sampler(model, options, noise).Complete(start, labels);
         }
-        var expected = Run();
-        UnderPressure(125, _ =>  // 2,000 decoding steps
-        {
-            var r = Run();
-            AssertEqual(expected.Tokens, r.Tokens, "completed tokens");
-            Dispose(r);
-        });
-        Dispose(expected);
+        DecodingUnderPressure(Run, "completed tokens");
     }
 
     /// <summary>The pipeline's Tokenize and Detokenize on the golden tiny tokenizer (case A: 32x32 -> 8x8 tokens).</summary>
@@ -205,7 +204,7 @@ public class GcStressTests : IDisposable
         }
         using var expected = Run(true);
         using var expectedQuick = Run(false);
-        UnderPressure(300, i =>
+        UnderPressure(200, i =>
         {
             using var got = Run(i % 50 == 0);
             AssertEqual(i % 50 == 0 ? expected : expectedQuick, got, "features and metrics");
