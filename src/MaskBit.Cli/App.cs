@@ -61,7 +61,7 @@ public static class App
     /// <summary>Runs the command line; every failure ends as one line on stderr and exit code 1.</summary>
     public static int Run(string[] args)
     {
-        MaskBit.Interop.NativeLibraryFix.EnsureLoadable();
+        MaskBit.Native.NativeLibraryFix.EnsureLoadable();
         var parsed = Build().Parse(OriginalStyleOverrides(args));
         // Usage errors (unknown command, missing argument) end like every other error: one line, exit 1.
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))

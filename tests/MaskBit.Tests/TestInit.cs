@@ -8,7 +8,7 @@ static class TestInit
     [ModuleInitializer]
     internal static void Init()
     {
-        MaskBit.Interop.NativeLibraryFix.EnsureLoadable();
+        MaskBit.Native.NativeLibraryFix.EnsureLoadable();
         TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
     }
 }

@@ -1,3 +1,4 @@
+using MaskBit.Native;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;

@@ -1,4 +1,4 @@
-using MaskBit.Interop;
+using MaskBit.Native;
 
 namespace MaskBit.Generation;
 

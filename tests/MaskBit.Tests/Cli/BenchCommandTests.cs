@@ -23,7 +23,7 @@ public class BenchCommandTests
         Assert.True(json.RootElement.GetProperty("peak_rss_mib").GetInt64() > 0);
         Assert.True(json.RootElement.GetProperty("threads").GetInt32() >= 1);
         Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("cpu").GetString()));
-        Assert.Equal(MaskBit.Interop.Blas.Backend, json.RootElement.GetProperty("blas").GetString());
+        Assert.Equal(MaskBit.Native.Blas.Backend, json.RootElement.GetProperty("blas").GetString());
         Assert.Contains("sampling, s per image", stdout);
         Assert.Contains("peak resident memory", stdout);
         Assert.Contains("2, 2 (guidance", stdout);

@@ -1,3 +1,4 @@
+using MaskBit.Nn;
 using MaskBit.Config;
 using MaskBit.Tokenizer;
 using TorchSharp;

@@ -1,8 +1,9 @@
+using MaskBit.Nn;
+using MaskBit.Native;
 using MaskBit.Generation;
-using MaskBit.Interop;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Interop;
+namespace MaskBit.Tests.Native;
 
 /// <summary>Fully connected layers through the external CBLAS (OpenBLAS where installed; .ci/run installs it).</summary>
 public class BlasTests

@@ -1,6 +1,6 @@
-using MaskBit.Interop;
+using MaskBit.Native;
 
-namespace MaskBit.Generation;
+namespace MaskBit.Nn;
 
 /// <summary>
 /// <c>torch.nn.Linear</c> with the same parameters (<c>weight</c> [out, in], <c>bias</c> [out], hence the same
@@ -18,7 +18,7 @@ public sealed class BlasLinear : nn.Module<Tensor, Tensor>
     {
         weight = new Parameter(torch.empty(outFeatures, inFeatures));
         bias = hasBias ? new Parameter(torch.empty(outFeatures)) : null;
-        Tokenizer.Init.ResetConv(weight, bias);
+        Init.ResetConv(weight, bias);
         RegisterComponents();
     }
 

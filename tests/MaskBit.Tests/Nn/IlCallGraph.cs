@@ -3,7 +3,7 @@ using System.Reflection.Metadata;
 using System.Reflection.Metadata.Ecma335;
 using System.Reflection.PortableExecutable;
 
-namespace MaskBit.Tests.Lifetimes;
+namespace MaskBit.Tests.Nn;
 
 /// <summary>
 /// The calls each method of a compiled assembly makes (<c>call</c>, <c>callvirt</c>, <c>newobj</c>, <c>ldftn</c>),

@@ -12,7 +12,7 @@ using MaskBit.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Lifetimes;
+namespace MaskBit.Tests.Nn;
 
 /// <summary>
 /// The hot paths of the library under garbage-collector pressure (<see cref="GcPressure"/>): TorchSharp hands

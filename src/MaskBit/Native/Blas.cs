@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace MaskBit.Interop;
+namespace MaskBit.Native;
 
 /// <summary>
 /// Fully connected layers through an external CBLAS <c>sgemm</c> (OpenBLAS by default) when that is faster than

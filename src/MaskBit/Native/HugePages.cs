@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace MaskBit.Interop;
+namespace MaskBit.Native;
 
 /// <summary>
 /// Turns on libtorch's transparent-huge-page allocation for this process (<c>THP_MEM_ALLOC_ENABLE=1</c>): tensors of

@@ -1,4 +1,4 @@
-namespace MaskBit.Tests.Lifetimes;
+namespace MaskBit.Tests.Nn;
 
 /// <summary>
 /// Garbage-collector pressure beside the code under test: a background thread that allocates managed memory without

@@ -1,4 +1,4 @@
-namespace MaskBit;
+namespace MaskBit.Nn;
 
 public static class ModuleExtensions
 {

@@ -1,6 +1,7 @@
+using MaskBit.Nn;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests;
+namespace MaskBit.Tests.Nn;
 
 /// <summary>
 /// Convolution input gradients as the training code computes them equal the float64 ones, for the shapes libtorch

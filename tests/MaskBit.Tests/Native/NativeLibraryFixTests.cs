@@ -1,7 +1,7 @@
-using MaskBit.Interop;
+using MaskBit.Native;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Interop;
+namespace MaskBit.Tests.Native;
 
 public class NativeLibraryFixTests
 {

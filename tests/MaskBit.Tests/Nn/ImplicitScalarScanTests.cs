@@ -2,7 +2,7 @@ using MaskBit.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Lifetimes;
+namespace MaskBit.Tests.Nn;
 
 /// <summary>
 /// The guard that keeps the library free of implicit Scalars (why: <see cref="Scalars"/>): the compiled

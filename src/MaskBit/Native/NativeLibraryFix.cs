@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace MaskBit.Interop;
+namespace MaskBit.Native;
 
 /// <summary>
 /// Makes TorchSharp's native bridge loadable on Debian 12.
