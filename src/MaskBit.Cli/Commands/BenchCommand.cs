@@ -1,9 +1,11 @@
-using MaskBit.Native;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using MaskBit.Interop;
 using MaskBit.Generation;
+using MaskBit.Imaging;
+using MaskBit.Interop;
+using MaskBit.Native;
+using MaskBit.Networks;
 using MaskBit.Tokenizer;
 using Spectre.Console;
 using TorchSharp;
@@ -209,7 +211,7 @@ public static class BenchCommand
     /// <summary>The resident memory after each decoding step as a chart (PNG) and a CSV beside it (same name, .csv).</summary>
     static void WriteMemoryCurve(string png, List<(int Step, long Mib, double Seconds)> curve, string configName, int batch)
     {
-        var chart = Data.LineChart.Draw(curve.Select(c => (double)c.Step).ToList(), curve.Select(c => (double)c.Mib).ToList(),
+        var chart = Imaging.LineChart.Draw(curve.Select(c => (double)c.Step).ToList(), curve.Select(c => (double)c.Mib).ToList(),
             $"resident memory while sampling ({configName}, batch {batch})", "decoding step", "MIB");
         Data.Images.Save(png, chart);
         var csv = Path.ChangeExtension(png, ".csv");
@@ -267,8 +269,8 @@ public static class BenchCommand
         };
         nn.Module<Tensor, Tensor, Tensor>? perceptual = losses.PerceptualWeight <= 0 ? null : losses.PerceptualLoss switch
         {
-            "resnet50" => new MaskBit.Training.Losses.PerceptualLoss(new MaskBit.Training.Losses.ResNet50(), losses.PerceptualLossOnLogits),
-            "resnet18" => new MaskBit.Training.Losses.ResNet18PerceptualLoss(new MaskBit.Training.Losses.ResNet18Cntk(), losses.PerceptualLossOnLogits),
+            "resnet50" => new MaskBit.Training.Losses.PerceptualLoss(new MaskBit.Networks.ResNet50(), losses.PerceptualLossOnLogits),
+            "resnet18" => new MaskBit.Training.Losses.ResNet18PerceptualLoss(new MaskBit.Networks.ResNet18Cntk(), losses.PerceptualLossOnLogits),
             _ => null,
         };
         perceptual?.to(dev);
@@ -340,7 +342,7 @@ public static class BenchCommand
     /// <summary>Inception 2048-d features + logits (float64, as the evaluators run it) of random uint8 256x256 images.</summary>
     static int BenchInception(Device dev, int batch, int repeats)
     {
-        using var net = new MaskBit.Evaluation.InceptionV3();
+        using var net = new MaskBit.Networks.InceptionV3();
         net.to(dev);
         using var _ = no_grad();
         var images = randint(0, 256, [batch, 3, 256, 256], dtype: uint8, device: dev);

@@ -3,6 +3,7 @@ using System.Globalization;
 using MaskBit.Data;
 using MaskBit.Evaluation;
 using MaskBit.Interop;
+using MaskBit.Networks;
 using MaskBit.Training.Losses;
 using static TorchSharp.torch;
 

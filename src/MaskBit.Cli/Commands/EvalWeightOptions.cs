@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MaskBit.Evaluation;
-using MaskBit.Training.Losses;
+using MaskBit.Networks;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;

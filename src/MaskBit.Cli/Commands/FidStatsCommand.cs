@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MaskBit.Data;
 using MaskBit.Evaluation;
+using MaskBit.Networks;
 using MaskBit.Training.Losses;
 using static TorchSharp.torch;
 

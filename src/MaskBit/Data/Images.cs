@@ -1,3 +1,4 @@
+using MaskBit.Imaging;
 using SkiaSharp;
 
 namespace MaskBit.Data;

@@ -1,3 +1,4 @@
+using MaskBit.Networks;
 namespace MaskBit.Evaluation;
 
 /// <summary>gFID against reference statistics (null without them) and the single-split Inception Score.</summary>

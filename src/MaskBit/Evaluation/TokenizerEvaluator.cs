@@ -1,4 +1,5 @@
 using System.Globalization;
+using MaskBit.Networks;
 using MaskBit.Training.Losses;
 
 namespace MaskBit.Evaluation;

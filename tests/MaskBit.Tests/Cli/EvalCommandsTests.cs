@@ -2,6 +2,7 @@ using System.Text.Json;
 using MaskBit.Data;
 using MaskBit.Evaluation;
 using MaskBit.Interop;
+using MaskBit.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -61,7 +62,7 @@ public class EvalCommandsTests
             Assert.Contains(tmp["none"], stderr);
             Assert.Contains(Lpips.VggFileName, stderr);
             // FD_ResNet18 (this port's addition, last) whenever the build's NuGet cache holds the CNTK ResNet-18
-            string[] fd18 = MaskBit.Training.Losses.ResNet18Cntk.Find() is null ? [] : ["FD_ResNet18"];
+            string[] fd18 = MaskBit.Networks.ResNet18Cntk.Find() is null ? [] : ["FD_ResNet18"];
             if (fd18.Length == 0) Assert.Contains("FD_ResNet18 skipped", stderr);
             Assert.Equal(["MAE", "MSE", "PSNR", "SSIM", "CodebookUsage", "CodebookEntropy", .. fd18], LastJson(stdout).Keys);
 

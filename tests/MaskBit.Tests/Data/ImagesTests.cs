@@ -1,4 +1,5 @@
 using MaskBit.Data;
+using MaskBit.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using MaskBit.Evaluation;
+using MaskBit.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using MaskBit.Networks;
 using MaskBit.Training.Losses;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -47,7 +48,7 @@ public class PerceptualLossTests
         // wrong (ConvWorkaround); float64 takes another kernel, so it is the reference.
         using var scope = NewDisposeScope();
         random.manual_seed(6);
-        var lpips = new MaskBit.Evaluation.Lpips();
+        var lpips = new MaskBit.Networks.Lpips();
         foreach (var p in lpips.parameters()) p.requires_grad = false;
         lpips.eval();
         var x = rand(2, 3, 32, 32);

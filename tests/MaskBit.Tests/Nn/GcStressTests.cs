@@ -3,6 +3,7 @@ using MaskBit.Data;
 using MaskBit.Evaluation;
 using MaskBit.Generation;
 using MaskBit.Interop;
+using MaskBit.Networks;
 using MaskBit.Pipeline;
 using MaskBit.Tests.Cli;
 using MaskBit.Tests.Data;

@@ -3,6 +3,7 @@ using MaskBit.Config;
 using MaskBit.Data;
 using MaskBit.Evaluation;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 using MaskBit.Pipeline;
 using MaskBit.Tests.Cli;

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using MaskBit.Config;
 using MaskBit.Interop;
+using MaskBit.Networks;
 using MaskBit.Tests.Evaluation;
-using MaskBit.Training;
 using MaskBit.Training.Losses;
+using MaskBit.Training;
 using static TorchSharp.torch;
 
 namespace MaskBit.Tests.Training;

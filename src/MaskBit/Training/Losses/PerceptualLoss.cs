@@ -1,4 +1,5 @@
 using MaskBit.Interop;
+using MaskBit.Networks;
 using static TorchSharp.torch.nn;
 
 namespace MaskBit.Training.Losses;
@@ -45,17 +46,10 @@ public sealed class PerceptualLoss : Module<Tensor, Tensor, Tensor>
         return loss;
     }
 
-    /// <summary>
-    /// PyTorch's <c>F.interpolate(x, size, mode="bilinear", antialias=True, align_corners=False)</c>:
-    /// [B, C, H, W] -> [B, C, size, size] (a triangle filter widened by the downscale factor).
-    /// </summary>
-    public static Tensor ResizeAntialiased(Tensor x, long size) =>
-        F.interpolate(x, [size, size], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
-
     /// <summary>The resized, ImageNet-normalised network input: [B, 3, H, W] in [0, 1] -> [B, 3, 224, 224].</summary>
     public Tensor Preprocess(Tensor x)
     {
-        using var resized = ResizeAntialiased(x, Size);
+        using var resized = Resize.Antialiased(x, Size);
         using var centred = resized - mean;
         return centred / std;
     }

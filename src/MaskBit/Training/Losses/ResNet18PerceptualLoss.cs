@@ -1,3 +1,4 @@
+using MaskBit.Networks;
 using static TorchSharp.torch.nn;
 
 namespace MaskBit.Training.Losses;

@@ -1,7 +1,7 @@
 using MaskBit.Interop;
 using static TorchSharp.torch.nn;
 
-namespace MaskBit.Training.Losses;
+namespace MaskBit.Networks;
 
 /// <summary>
 /// The ImageNet-trained ResNet-18 of NuGet package <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> 0.23.1 (a CNTK
@@ -153,7 +153,7 @@ public sealed class ResNet18Cntk : Module<Tensor, Tensor>
         if (images.ndim != 4 || images.shape[1] != 3)
             throw new ArgumentException($"ResNet18Cntk: expected RGB images [B, 3, H, W], got [{string.Join(", ", images.shape)}]");
         using var scope = NewDisposeScope();
-        var x = images.shape[2] == Size && images.shape[3] == Size ? images : PerceptualLoss.ResizeAntialiased(images, Size);
+        var x = images.shape[2] == Size && images.shape[3] == Size ? images : Resize.Antialiased(images, Size);
         var bgr = x.flip(1).mul(Const(255.0));
         return (bgr - mean_image).MoveToOuterDisposeScope();
     }

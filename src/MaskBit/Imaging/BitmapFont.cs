@@ -1,4 +1,4 @@
-namespace MaskBit.Data;
+namespace MaskBit.Imaging;
 
 /// <summary>
 /// A 5x7 pixel bitmap font (upper case, digits and the punctuation of class names; lower case is drawn upper case,

@@ -1,7 +1,7 @@
 using MaskBit.Interop;
 using static TorchSharp.torch.nn;
 
-namespace MaskBit.Evaluation;
+namespace MaskBit.Networks;
 
 /// <summary>
 /// What <see cref="InceptionV3"/> returns for a batch of B images (the original's feature dict, spec 7.1).

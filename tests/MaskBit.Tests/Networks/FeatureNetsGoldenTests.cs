@@ -1,9 +1,12 @@
 using MaskBit.Evaluation;
+using MaskBit.Networks;
+using MaskBit.Nn;
+using MaskBit.Tests.Evaluation;
 using MaskBit.Training.Losses;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Evaluation;
+namespace MaskBit.Tests.Networks;
 
 /// <summary>
 /// Parity of the evaluation and perceptual networks with the original's (golden case I, kind "feature_nets"):
@@ -54,7 +57,7 @@ public class FeatureNetsGoldenTests
         var onFeatures = new PerceptualLoss(resnet, onLogits: false);
         using var _ = no_grad();
         var x = onLogits.Preprocess(c["input"]);
-        c.AssertClose("perceptual_resized_input", PerceptualLoss.ResizeAntialiased(c["input"], PerceptualLoss.Size));
+        c.AssertClose("perceptual_resized_input", Resize.Antialiased(c["input"], PerceptualLoss.Size));
         c.AssertClose("resnet50_logits_input", resnet.call(x));
         c.AssertClose("perceptual_on_logits", onLogits.call(c["input"], c["target"]));
         c.AssertClose("perceptual_on_features", onFeatures.call(c["input"], c["target"]));

@@ -1,7 +1,7 @@
 using MaskBit.Interop;
 using static TorchSharp.torch.nn;
 
-namespace MaskBit.Evaluation;
+namespace MaskBit.Networks;
 
 /// <summary>
 /// The original's LPIPS (<c>modeling/modules/lpips.py</c>, LPIPS v0.1 "vgg", spec 7.4): torchvision VGG16 features cut

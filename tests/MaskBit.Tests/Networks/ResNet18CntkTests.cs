@@ -1,10 +1,11 @@
+using MaskBit.Networks;
 using MaskBit.Training.Losses;
 using Microsoft.ML.OnnxRuntime;
-using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using TorchSharp;
+using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Training;
+namespace MaskBit.Tests.Networks;
 
 /// <summary>A fact that runs only when the CNTK ResNet-18 is in the NuGet cache (the build restores it), else is skipped saying where it looked.</summary>
 public sealed class FactWhenResNet18Attribute : FactAttribute

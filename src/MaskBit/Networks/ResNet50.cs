@@ -1,6 +1,6 @@
 using static TorchSharp.torch.nn;
 
-namespace MaskBit.Training.Losses;
+namespace MaskBit.Networks;
 
 /// <summary>
 /// torchvision's ResNet-50 (v1.5: the stride sits on the 3x3 conv of a bottleneck), the network of the original's

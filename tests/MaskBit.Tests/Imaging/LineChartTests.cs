@@ -1,6 +1,7 @@
 using MaskBit.Data;
+using MaskBit.Imaging;
 
-namespace MaskBit.Tests.Data;
+namespace MaskBit.Tests.Imaging;
 
 public class LineChartTests
 {

@@ -1,4 +1,5 @@
-namespace MaskBit.Data;
+using MaskBit.Data;
+namespace MaskBit.Imaging;
 
 /// <summary>
 /// A small line chart drawn into an <see cref="RgbImage"/> (save it with <see cref="Images.Save(string, RgbImage)"/>):
