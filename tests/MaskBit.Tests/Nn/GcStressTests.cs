@@ -67,7 +67,7 @@ public class GcStressTests : IDisposable
             for (int i = 0; i < count; i++) iteration(i);
             gen0 = pressure.Gen0Collections;
         }
-        Assert.True(gen0 > count, $"only {gen0} collections in {count} iterations: the pressure did not work");
+        Assert.True(gen0 >= Math.Max(100, count / 4), $"only {gen0} collections in {count} iterations: the pressure did not work");
         Assert.Equal(0, stats.CreatedOutsideScopeCount - outsideBefore);
     }
 
