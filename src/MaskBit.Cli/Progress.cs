@@ -10,6 +10,10 @@ static class Progress
 
     /// <summary>The same for work that returns a result.</summary>
     public static T Run<T>(string description, double total, Func<Action<double>, T> work) =>
+        Run([(description, total)], advance => work(n => advance(0, n)));
+
+    /// <summary>Work of several phases, a bar each: <c>advance(phase, n)</c>.</summary>
+    public static T Run<T>(IReadOnlyList<(string Description, double Total)> phases, Func<Action<int, double>, T> work) =>
         AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
@@ -17,8 +21,8 @@ static class Progress
                 new TransferSpeedlessRateColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask(Markup.Escape(description), maxValue: total);
-                return work(n => task.Increment(n));
+                var tasks = phases.Select(p => ctx.AddTask(Markup.Escape(p.Description), maxValue: p.Total)).ToList();
+                return work((phase, n) => tasks[phase].Increment(n));
             });
 
     /// <summary>"N.NN it/s" column.</summary>

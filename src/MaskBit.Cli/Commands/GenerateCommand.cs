@@ -44,18 +44,9 @@ public static class GenerateCommand
                 ? given.Select(pipeline.Classes.Resolve).ToList()
                 : pipeline.DefaultClasses(seedValue);
             int images = classList.Count * n, batches = (images + bs - 1) / bs;
-            var (tokens, labels) = Progress.Run($"sampling {images} image(s), {options.NumSteps} steps", batches * options.NumSteps, advance =>
-                pipeline.SampleTokens(classList, n, options, seedValue, bs, _ => advance(1)));
-            using var _ = tokens;
-            // All tokens first, then the images without the generator: the peak memory is the larger of the two phases,
-            // not their sum (README, "Speed and memory"). Same images as pipeline.Generate.
-            pipeline.ReleaseGenerator();
-            using var decoded = Progress.Run($"decoding {images} image(s)", images, advance =>
-            {
-                using var scope = NewDisposeScope();
-                return cat(tokens.split(bs).Select(t => { var d = pipeline.Detokenize(t); advance(t.shape[0]); return d; }).ToList(), 0)
-                    .MoveToOuterDisposeScope();
-            });
+            using var result = Progress.Run([($"sampling {images} image(s), {options.NumSteps} steps", batches * options.NumSteps), ($"decoding {images} image(s)", images)],
+                advance => pipeline.Generate(classList, n, options, seedValue, bs, _ => advance(0, 1), releaseGenerator: true, onDecoded: k => advance(1, k)));
+            var (decoded, labels) = (result.Images, result.Labels);
 
             var rows = classList.Select((c, i) => (IReadOnlyList<Tensor>)Enumerable.Range(0, n).Select(k => decoded[i * n + k]).ToList()).ToList();
             Images.SaveGrid(r.GetValue(output)!.FullName, rows, classList.Select(pipeline.Classes.ShortName).ToList());

@@ -219,15 +219,21 @@ public sealed class MaskBitPipeline : IDisposable
     /// Class-conditional generation: <paramref name="perClass"/> images of each class, sampled in batches of
     /// <paramref name="batchSize"/> with <paramref name="options"/> (default: <see cref="Sampling"/>) and decoded in
     /// batches of the same size. The same seed, options and batch size give the same images. <paramref name="onProgress"/>
-    /// sees every decoding step; <paramref name="cancellationToken"/> is checked at every step.
+    /// sees every decoding step, <paramref name="onDecoded"/> the images of each decoded batch;
+    /// <paramref name="cancellationToken"/> is checked at every step. <paramref name="releaseGenerator"/> frees the
+    /// generator once all tokens are sampled (<see cref="ReleaseGenerator"/>): the peak memory is then the larger of the
+    /// two phases, not their sum (what <c>maskbit generate</c> does; the images are the same).
     /// </summary>
     public GenerationResult Generate(IReadOnlyList<int> classes, int perClass = 1, SamplingOptions? options = null, ulong seed = 42,
-        int batchSize = 8, Action<GenerationProgress>? onProgress = null, CancellationToken cancellationToken = default)
+        int batchSize = 8, Action<GenerationProgress>? onProgress = null, CancellationToken cancellationToken = default,
+        bool releaseGenerator = false, Action<int>? onDecoded = null)
     {
         var (tokens, labels) = SampleTokens(classes, perClass, options, seed, batchSize, onProgress, cancellationToken);
         try
         {
-            return new GenerationResult(Batched(tokens, t => Tokenizer.DecodeTokens(t).clamp(Const(0), Const(1)), batchSize), tokens, labels);
+            if (releaseGenerator) ReleaseGenerator();
+            var images = Batched(tokens, t => Tokenizer.DecodeTokens(t).clamp(Const(0), Const(1)), batchSize, onDecoded);
+            return new GenerationResult(images, tokens, labels);
         }
         catch
         {
@@ -282,7 +288,7 @@ public sealed class MaskBitPipeline : IDisposable
     /// <summary>
     /// Frees the generator's weights (1.2 GB for the official model) while the tokenizer stays: for a program that has
     /// sampled its tokens (<see cref="SampleTokens"/>) and now only decodes, so that decoding's activations do not
-    /// come on top of the generator (what <c>maskbit generate</c> does). Generating afterwards throws.
+    /// come on top of the generator (<see cref="Generate"/> with <c>releaseGenerator</c> does it). Generating afterwards throws.
     /// </summary>
     public void ReleaseGenerator()
     {
@@ -343,8 +349,8 @@ public sealed class MaskBitPipeline : IDisposable
             : throw new ArgumentException($"expected images [B, 3, H, W], got [{string.Join(", ", images.shape)}]");
 
     // Runs f over chunks of batchSize (default BatchSize) on the pipeline's device, without gradients; the results,
-    // concatenated, on the CPU.
-    Tensor Batched(Tensor input, Func<Tensor, Tensor> f, int? batchSize = null)
+    // concatenated, on the CPU. onChunk sees the size of each chunk done.
+    Tensor Batched(Tensor input, Func<Tensor, Tensor> f, int? batchSize = null, Action<int>? onChunk = null)
     {
         int size = batchSize ?? BatchSize;
         var parts = new List<Tensor>();
@@ -356,6 +362,7 @@ public sealed class MaskBitPipeline : IDisposable
                 using var scope = NewDisposeScope();
                 var chunk = input.narrow(0, start, Math.Min(size, input.shape[0] - start)).to(Device);
                 parts.Add(f(chunk).cpu().MoveToOuterDisposeScope());
+                onChunk?.Invoke((int)chunk.shape[0]);
             }
             using var outer = NewDisposeScope();
             return cat(parts, 0).MoveToOuterDisposeScope();

@@ -62,6 +62,19 @@ public class MaskBitPipelineTests
     }
 
     [Fact]
+    public void GenerateCanFreeTheGeneratorBeforeDecodingAndReportEachDecodedBatch()
+    {
+        using var pipeline = Load();
+        using var kept = pipeline.Generate([207, 1], perClass: 2, Fast, seed: 5, batchSize: 3);
+        var decoded = new List<int>();
+        using var released = pipeline.Generate([207, 1], perClass: 2, Fast, seed: 5, batchSize: 3, releaseGenerator: true, onDecoded: decoded.Add);
+        Assert.Null(pipeline.Generator);
+        Assert.Equal([3, 1], decoded);
+        Assert.True(released.Tokens.equal(kept.Tokens).all().item<bool>());
+        Assert.True(released.Images.equal(kept.Images).all().item<bool>());
+    }
+
+    [Fact]
     public void GenerateChecksItsArgumentsAndHonoursCancellation()
     {
         using var pipeline = Load();
