@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace MaskBit.Tests.Evaluation;
 
+[Collection(GlobalRngCollection.Name)] // the networks and inputs come from the global generator
 public class PerceptualLossTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace MaskBit.Tests.Nn;
 /// 2.10's oneDNN gets wrong (few output channels: wrong or NaN) or crashes on (strided 1x1) on AVX-512 CPUs. Several
 /// draws, since the defects read stale memory and show from run to run.
 /// </summary>
+[Collection(GlobalRngCollection.Name)] // the weights and inputs come from the global generator
 public class ConvWorkaroundTests
 {
     [Theory]
