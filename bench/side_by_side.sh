@@ -3,7 +3,7 @@
 # official 14-bit configs with random weights (the cost does not depend on the values): generator seconds per image
 # and step, token decode, tokenizer encode/decode, and the peak resident memory of generating one image from weight
 # files (both load the same torch.save files); then this project again with libtorch's huge-page allocation off
-# (THP_MEM_ALLOC_ENABLE=0, which the library otherwise turns on). Prints a Markdown table for the README and the raw
+# (THP_MEM_ALLOC_ENABLE=0, which the library otherwise turns on). Prints a Markdown table for docs/performance.md and the raw
 # JSON lines. This project multiplies through OpenBLAS where Debian's libopenblas0-openmp is installed (MASKBIT_BLAS).
 #
 #   bench/side_by_side.sh ORIGINAL_CHECKOUT [STEPS] [REPEATS]

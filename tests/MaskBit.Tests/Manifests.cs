@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace MaskBit.Tests;
 
-/// <summary>The state-dict manifests of every official config (golden <c>manifests/</c>, README section H).</summary>
+/// <summary>The state-dict manifests of every official config (golden <c>manifests/</c>, tests/golden/README.md, case H).</summary>
 public static class Manifests
 {
     /// <summary>Relative paths (under manifests/) of every manifest whose config lies in one of <paramref name="groups"/>.</summary>

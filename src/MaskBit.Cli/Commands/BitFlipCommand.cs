@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MaskBit.Editing;
+using MaskBit.Imaging;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;

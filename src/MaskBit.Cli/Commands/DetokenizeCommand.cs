@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MaskBit.Data;
+using MaskBit.Imaging;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;

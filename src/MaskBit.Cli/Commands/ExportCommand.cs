@@ -13,20 +13,20 @@ public static class ExportCommand
 {
     public static Command Create()
     {
-        var config = new Option<FileInfo>("--config", "-c") { Description = "Config YAML of the models (e.g. configs/generator/maskbit_generator_14bit.yaml)", Required = true };
+        var config = new ConfigOptions("Config YAML of the models (e.g. configs/generator/maskbit_generator_14bit.yaml)", required: true, setNote: "stored in the folder's config.yaml");
         var tokenizer = new Option<string?>("--tokenizer", "--checkpoint") { Description = "Tokenizer weights; default: experiment.vqgan_checkpoint" };
         var generator = new Option<string?>("--generator", "-g") { Description = "Generator weights (omit for a tokenizer-only folder)" };
         var classes = new Option<FileInfo?>("--classes-file") { Description = "Class names, one per line (default: ImageNet's, written nowhere)" };
         var card = new Option<FileInfo?>("--card") { Description = "Model card (Markdown) to store as README.md (default: a generated one)" };
-        var set = new Option<string[]>("--set") { Description = "Config override key=value, stored in the folder's config.yaml; repeatable" };
         var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Model folder to create (must not exist or be empty)", Required = true };
 
         var cmd = new Command("export", "Turn a config and weight files (e.g. the released .bin files) into a model folder.");
-        foreach (var o in new Option[] { config, tokenizer, generator, classes, card, set, output }) cmd.Options.Add(o);
+        config.AddTo(cmd);
+        foreach (var o in new Option[] { tokenizer, generator, classes, card, output }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var dest = r.GetValue(output)!.FullName;
-            var cfg = Config.ConfigLoader.Load(r.GetValue(config)!.FullName, r.GetValue(set) ?? []);
+            var cfg = config.Require(r);
             var tokenizerPath = r.GetValue(tokenizer) ?? cfg.Experiment?.VqganCheckpoint
                 ?? throw new ArgumentException("no tokenizer weights: pass --tokenizer or set experiment.vqgan_checkpoint");
             var names = r.GetValue(classes) is { } file ? ClassNames.Read(file.FullName) : null;

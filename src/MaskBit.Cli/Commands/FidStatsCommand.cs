@@ -1,6 +1,6 @@
 using System.CommandLine;
-using MaskBit.Data;
 using MaskBit.Evaluation;
+using MaskBit.Imaging;
 using MaskBit.Networks;
 using MaskBit.Training.Losses;
 using static TorchSharp.torch;
@@ -20,7 +20,7 @@ public static class FidStatsCommand
         var output = new Option<FileInfo>("--output", "-o") { Description = "Statistics file to write (.npz with mu [2048], sigma [2048, 2048])", Required = true };
         var resolution = new Option<int?>("--resolution") { Description = "Resize the shorter side (bilinear) and centre crop to this size first (default: feed images as they are; the network resizes to 299 itself)" };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per Inception pass", DefaultValueFactory = _ => 16 };
-        var device = new Option<string>("--device") { Description = "Torch device: cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
+        var device = SharedOptions.Device();
         var network = new Option<string>("--network") { Description = "Feature network: inception (FID, 2048-d) or resnet18 (FD_ResNet18, 512-d, from the NuGet cache)", DefaultValueFactory = _ => "inception" };
         network.AcceptOnlyFromAmong("inception", "resnet18");
         var weights = new EvalWeightOptions(withLpips: false);
@@ -34,7 +34,7 @@ public static class FidStatsCommand
             var files = ImageFiles.Expand(r.GetValue(data)!);
             int bs = CliChecks.Positive(r.GetValue(batchSize), "--batch-size");
             int? size = r.GetValue(resolution) is int s ? CliChecks.Positive(s, "--resolution") : null;
-            var dev = new Device(r.GetValue(device)!);
+            var dev = r.GetDevice(device);
             bool resnet = r.GetValue(network) == "resnet18";
             using var inception = resnet ? null : weights.RequireInception(r, dev);
             using var resnet18 = resnet ? weights.LoadResNet18(r, dev) ?? throw new FileNotFoundException(EvalWeightOptions.ResNet18Missing) : null;

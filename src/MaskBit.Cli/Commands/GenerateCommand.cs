@@ -1,6 +1,6 @@
 using System.CommandLine;
-using MaskBit.Data;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;
@@ -19,7 +19,7 @@ public static class GenerateCommand
         var classes = new Option<string[]>("--classes") { Description = "Classes by index or name (\"sneaker\", \"7\"; \"goldfish\", \"golden retriever\"); default: ImageNet models the original's ten demo labels, others every class", AllowMultipleArgumentsPerToken = true };
         var perClass = new Option<int>("--per-class", "--samples-per-class", "-n") { Description = "Images per class (one grid row each class)", DefaultValueFactory = _ => 4 };
         var sampling = new SamplingFlags();
-        var seed = new Option<ulong>("--seed") { Description = "Random seed (same seed and batch size, same images)", DefaultValueFactory = _ => 42UL };
+        var seed = SharedOptions.Seed("Random seed (same seed and batch size, same images)", 42);
         var batchSize = new Option<int>("--batch-size") { Description = "Images per sampler batch (guidance doubles it)", DefaultValueFactory = _ => 8 };
         var output = new Option<FileInfo>("--output", "-o") { Description = "PNG grid to write", DefaultValueFactory = _ => new FileInfo("samples.png") };
         var individual = new Option<DirectoryInfo?>("--save-individual") { Description = "Also write one PNG per image into this folder (<n>_<class>_<name>.png)" };

@@ -5,7 +5,7 @@ namespace MaskBit.Cli.Commands;
 
 /// <summary>
 /// <c>maskbit make-shards IMAGE_FOLDER -o DIR</c>: an image folder (one sub-folder per class) -> the original's
-/// webdataset tar shards (spec 8.1) plus <c>classes.txt</c>; prints the pattern to put in the config.
+/// webdataset tar shards (fidelity 8.1) plus <c>classes.txt</c>; prints the pattern to put in the config.
 /// </summary>
 public static class MakeShardsCommand
 {
@@ -16,7 +16,7 @@ public static class MakeShardsCommand
         var prefix = new Option<string?>("--prefix") { Description = "Shard file name prefix: PREFIX-0000.tar, ... (default: the image folder's name)" };
         var maxCount = new Option<int>("--max-count") { Description = "Samples per shard", DefaultValueFactory = _ => ShardWriter.DefaultMaxCount };
         var maxSize = new Option<long>("--max-size") { Description = "Bytes per shard, at most (a new shard starts once reached)", DefaultValueFactory = _ => ShardWriter.DefaultMaxSize };
-        var seed = new Option<int>("--seed") { Description = "Seed of the shuffled sample order", DefaultValueFactory = _ => 0 };
+        var seed = SharedOptions.Seed("Seed of the shuffled sample order");
 
         var cmd = new Command("make-shards", "Write an image folder as webdataset tar shards (.jpg/.png + .cls), as the original's create_sharded_dataset.py.");
         cmd.Arguments.Add(input);

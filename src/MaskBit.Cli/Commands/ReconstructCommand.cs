@@ -1,6 +1,6 @@
 using System.CommandLine;
-using MaskBit.Data;
 using MaskBit.Evaluation;
+using MaskBit.Imaging;
 using Spectre.Console;
 using static TorchSharp.torch;
 

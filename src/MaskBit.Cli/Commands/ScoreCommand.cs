@@ -20,9 +20,9 @@ public static class ScoreCommand
         var classifier = new Option<DirectoryInfo?>("--classifier") { Description = "Classifier folder (maskbit train-classifier); default: the bundled Fashion-MNIST classifier" };
         var reference = new Option<string>("--reference") { Description = "Real images the samples are compared with (evaluation split)", DefaultValueFactory = _ => Datasets.FashionMnistScheme };
         var floor = new Option<string?>("--floor-data") { Description = "Real images for the floor (training split; default: that of --reference)" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the floor's draw of real images", DefaultValueFactory = _ => 0 };
+        var seed = SharedOptions.Seed("Seed of the floor's draw of real images");
         var noVerify = new Option<bool>("--no-verify") { Description = "Load the classifier folder without checking SHA256SUMS" };
-        var json = new Option<bool>("--json") { Description = "Also print the result as one JSON line" };
+        var json = SharedOptions.Json("the result");
 
         var cmd = new Command("score", "Score class-conditional samples with a classifier: accuracy against the requested class and a Fréchet distance with its real-data floor.");
         cmd.Arguments.Add(samples);

@@ -21,7 +21,7 @@ public static class TrainClassifierCommand
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data", DefaultValueFactory = _ => new ClassifierTrainingOptions().Epochs };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per step", DefaultValueFactory = _ => new ClassifierTrainingOptions().BatchSize };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, cosine schedule)", DefaultValueFactory = _ => new ClassifierTrainingOptions().LearningRate };
-        var seed = new Option<int>("--seed") { Description = "Random seed (weights, order, flips, dropout)", DefaultValueFactory = _ => 0 };
+        var seed = SharedOptions.Seed("Random seed (weights, order, flips, dropout)");
         var resolution = new Option<int>("--resolution") { Description = "Input size the images are resized to (that of the generator's samples)", DefaultValueFactory = _ => new ClassifierTrainingOptions().Resolution };
 
         var cmd = new Command("train-classifier", "Train the small CNN that `maskbit score` judges class-conditional samples with.");

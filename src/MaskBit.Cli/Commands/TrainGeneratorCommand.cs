@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MaskBit.Pipeline;
 using MaskBit.Training;
 
 namespace MaskBit.Cli.Commands;
@@ -12,14 +13,18 @@ public static class TrainGeneratorCommand
 {
     public static Command Create()
     {
-        var common = new TrainingCommandOptions("configs/presets/fmnist_generator.yaml");
+        var common = new TrainingOptions("configs/presets/fmnist_generator.yaml");
         var tokenizer = new Option<string?>("--tokenizer") { Description = "The frozen tokenizer's weights (a checkpoint file or a model folder's tokenizer.safetensors); default: experiment.vqgan_checkpoint" };
         var cmd = new Command("train-generator", "Train LFQ-BERT (Stage II) on the bit tokens of a frozen tokenizer; resumes from the run folder's newest checkpoint.");
         common.AddTo(cmd);
         cmd.Options.Add(tokenizer);
         cmd.SetAction(r => common.Run(r, (config, options) =>
-            GeneratorTrainer.Run(config, options, r.GetValue(tokenizer) ?? config.Experiment?.VqganCheckpoint
-                ?? throw new ArgumentException("no tokenizer: pass --tokenizer or set experiment.vqgan_checkpoint"))));
+        {
+            var tokenizerPath = r.GetValue(tokenizer) ?? config.Experiment?.VqganCheckpoint
+                ?? throw new ArgumentException("no tokenizer: pass --tokenizer or set experiment.vqgan_checkpoint");
+            var run = GeneratorTrainer.Run(config, options, tokenizerPath);
+            if (RunExport.Write(config, tokenizerPath, run, options.Device) is { } exported) options.OnLog?.Invoke(exported);
+        }));
         return cmd;
     }
 }

@@ -11,7 +11,7 @@ public static class TrainTokenizerCommand
 {
     public static Command Create()
     {
-        var common = new TrainingCommandOptions("configs/presets/fmnist_tokenizer.yaml");
+        var common = new TrainingOptions("configs/presets/fmnist_tokenizer.yaml");
         var perceptual = new Option<FileInfo?>("--perceptual-weights") { Description = "torchvision ResNet-50 weights for losses.perceptual_loss: resnet50; a folder with vgg16-397923af.pth and vgg_lpips.pth for lpips; ResNet18.onnx for resnet18 (default: the NuGet cache)" };
         var cmd = new Command("train-tokenizer", "Train a VQGAN+ tokenizer (Stage I) with every loss of the original; resumes from the run folder's newest checkpoint.");
         common.AddTo(cmd);

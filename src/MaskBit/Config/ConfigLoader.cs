@@ -4,7 +4,7 @@ using YamlDotNet.RepresentationModel;
 namespace MaskBit.Config;
 
 /// <summary>
-/// Loads a config as the original's training scripts do (spec 9.1): the YAML file, then dotted command-line
+/// Loads a config as the original's training scripts do (fidelity 9.1): the YAML file, then dotted command-line
 /// overrides <c>a.b.c=value</c> merged over it (values YAML-typed), then <c>${a.b.c}</c> interpolation over the
 /// merged tree, then binding onto <see cref="ExperimentConfig"/>. Unlike OmegaConf an override may only name
 /// a key of the schema, so a typo fails early with a did-you-mean suggestion.

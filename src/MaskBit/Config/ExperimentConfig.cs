@@ -2,7 +2,7 @@ namespace MaskBit.Config;
 
 // The sections of the original's YAML files besides `model.vq_model` / `model.mlm_model` (ModelConfigs.cs).
 // Naming as there: a property binds to the YAML key that is its name in snake_case. A property with an
-// initializer is optional in the YAML (defaults: spec 9.1 for the keys the original reads with `get`, else the
+// initializer is optional in the YAML (defaults: fidelity 9.1 for the keys the original reads with `get`, else the
 // value shared by the official configs); a `required` one must be present whenever its section is. Sections
 // (record-typed properties) are null when the file has none (demo.yaml has only `model`).
 
@@ -16,9 +16,13 @@ public sealed record ExperimentConfig
     public OptimizerConfig? Optimizer { get; init; }
     public LrSchedulerConfig? LrScheduler { get; init; }
     public TrainingConfig? Training { get; init; }
+
+    /// <summary>The image size: <c>dataset.preprocessing.resolution</c>, or its default when the file has no such
+    /// section (demo.yaml). Computed, so not a YAML key.</summary>
+    public int Resolution => (Dataset?.Preprocessing ?? new PreprocessingConfig()).Resolution;
 }
 
-/// <summary><c>experiment</c>: naming, logging and checkpoint cadence (spec 6, 9.1). Not "ExperimentConfig": that is the root.</summary>
+/// <summary><c>experiment</c>: naming, logging and checkpoint cadence (fidelity 6, 9.1). Not "ExperimentConfig": that is the root.</summary>
 public sealed record ExperimentSettings
 {
     /// <summary>Unused (a tracker project name in the original).</summary>
@@ -57,11 +61,12 @@ public sealed record ModelConfig
     public MlmModelConfig? MlmModel { get; init; }
 }
 
-/// <summary><c>losses</c>: the tokenizer's VQGANLoss keys (spec 3) and, for generators, <c>losses.mlm</c> (spec 4.6).</summary>
+/// <summary><c>losses</c>: the tokenizer's VQGANLoss keys (fidelity 3) and, for generators, <c>losses.mlm</c> (fidelity 4.6).</summary>
 public sealed record LossesConfig
 {
     public double QuantizerWeight { get; init; } = 1.0;
-    /// <summary><c>resnet50</c>, <c>convnext_s</c> or <c>lpips</c>.</summary>
+    /// <summary><c>resnet50</c> or <c>lpips</c> (the original's), <c>resnet18</c> (the CNTK ResNet-18, an addition) or
+    /// <c>none</c>; the original's <c>convnext_s</c> is refused (its weights are not available here).</summary>
     public string PerceptualLoss { get; init; } = "resnet50";
     public double PerceptualWeight { get; init; } = 0.1;
     public bool PerceptualLossOnLogits { get; init; } = true;
@@ -73,7 +78,7 @@ public sealed record LossesConfig
     public string DiscriminatorLoss { get; init; } = "hinge";
     public double DiscriminatorFactor { get; init; } = 1.0;
     public double DiscriminatorWeight { get; init; } = 0.02;
-    /// <summary><c>none</c> or <c>adopt_weight</c> (an adaptive GAN weight, not a penalty: spec 11.16).</summary>
+    /// <summary><c>none</c> or <c>adopt_weight</c> (an adaptive GAN weight, not a penalty: fidelity Q16).</summary>
     public string DiscriminatorGradientPenalty { get; init; } = "none";
     /// <summary>Unused by the original.</summary>
     public double DiscriminatorPenaltyCost { get; init; } = 10.0;
@@ -91,7 +96,7 @@ public sealed record MlmLossConfig
     public bool SumSplits { get; init; }
 }
 
-/// <summary><c>dataset</c> (spec 8.2).</summary>
+/// <summary><c>dataset</c> (fidelity 8.2).</summary>
 public sealed record DatasetConfig
 {
     public DatasetParamsConfig? Params { get; init; }
@@ -140,7 +145,7 @@ public sealed record OptimizerParamsConfig
     public double Epsilon { get; init; } = 1e-8;
 }
 
-/// <summary><c>lr_scheduler</c> (spec 6.3).</summary>
+/// <summary><c>lr_scheduler</c> (fidelity 6.3).</summary>
 public sealed record LrSchedulerConfig
 {
     public string Scheduler { get; init; } = "cosine_with_minimum";

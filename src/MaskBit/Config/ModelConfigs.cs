@@ -4,7 +4,7 @@ namespace MaskBit.Config;
 // snake_case (ChannelMult <-> channel_mult); a property with a default is optional in the YAML, as the
 // original reads it with `config.get(key, default)`.
 
-/// <summary><c>model.vq_model</c>: the Stage-I tokenizer (spec 1.1-1.5, 2, 9.2-9.3).</summary>
+/// <summary><c>model.vq_model</c>: the Stage-I tokenizer (fidelity 1.1-1.5, 2, 9.2, 9.3).</summary>
 public sealed record VqModelConfig
 {
     /// <summary><c>vqgan+</c> (ConvVQModel), <c>maskgit</c> (legacy decoder) or <c>taming</c> (OriginalVQModel).</summary>
@@ -30,7 +30,7 @@ public sealed record VqModelConfig
     public bool UseL2Normalisation { get; init; }
     /// <summary>
     /// Optional (default false): train only the decoder. The original's <c>ConvVQModel(finetune_decoder=True)</c>
-    /// constructor argument (spec 1.1), which its scripts never pass; a key here so that a run can sharpen the decoder of
+    /// constructor argument (fidelity 1.1), which its scripts never pass; a key here so that a run can sharpen the decoder of
     /// a trained tokenizer without changing a single token (its generator stays valid).
     /// </summary>
     public bool FinetuneDecoder { get; init; }
@@ -44,7 +44,7 @@ public sealed record VqModelConfig
     public int DownsamplingFactor => ModelClass == "taming" ? 16 : 1 << (NumResolutions - 1);
 }
 
-/// <summary><c>model.mlm_model</c>: the Stage-II generator and its test-time sampling knobs (spec 4, 5, 9.4).</summary>
+/// <summary><c>model.mlm_model</c>: the Stage-II generator and its test-time sampling knobs (fidelity 4, 5, 9.4).</summary>
 public sealed record MlmModelConfig
 {
     /// <summary><c>lfq_bert</c> (MaskBit) or <c>bert</c> (embedding-table generator for VQ tokenizers).</summary>
@@ -65,7 +65,7 @@ public sealed record MlmModelConfig
     public int? MaskToken { get; init; }
 }
 
-/// <summary><c>model.discriminator</c>: the tokenizer's GAN discriminator (spec 3.1).</summary>
+/// <summary><c>model.discriminator</c>: the tokenizer's GAN discriminator (fidelity 3.1).</summary>
 public sealed record DiscriminatorConfig
 {
     /// <summary><c>VQGAN+Discriminator</c> (NLayerDiscriminatorv2) or <c>Original</c> (PatchGAN).</summary>

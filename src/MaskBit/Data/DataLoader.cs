@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using MaskBit.Config;
+using MaskBit.Imaging;
 
 namespace MaskBit.Data;
 
@@ -270,6 +271,9 @@ public sealed class DataLoader : IDisposable
 /// own reproducible random stream and no global random state is used.</summary>
 static class Seeds
 {
+    /// <summary>A seed for <see cref="Random"/> (an int): the seed itself when it fits, else a mix of its bits.</summary>
+    public static int ForRandom(ulong seed) => seed <= int.MaxValue ? (int)seed : Mix(unchecked((long)seed));
+
     public static int Mix(params long[] values)
     {
         ulong h = 0x9E3779B97F4A7C15;

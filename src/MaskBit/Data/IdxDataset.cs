@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 
 namespace MaskBit.Data;
 

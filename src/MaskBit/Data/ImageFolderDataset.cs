@@ -1,4 +1,5 @@
 using MaskBit.Generation;
+using MaskBit.Imaging;
 
 namespace MaskBit.Data;
 

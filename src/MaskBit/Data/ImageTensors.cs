@@ -1,3 +1,4 @@
+using MaskBit.Imaging;
 namespace MaskBit.Data;
 
 /// <summary>
@@ -15,7 +16,7 @@ public sealed class ImageTensors : IDisposable
     ImageTensors(Tensor images, Tensor labels) => (Images, Labels) = (images, labels);
 
     /// <summary>Decodes every example of <paramref name="data"/> (in parallel), resizes the shorter side to
-    /// <paramref name="resolution"/> and centre-crops (bilinear, <see cref="Data.Images.EvalCrop"/>).</summary>
+    /// <paramref name="resolution"/> and centre-crops (bilinear, <see cref="Imaging.Images.EvalCrop"/>).</summary>
     public static ImageTensors Load(IImageDataset data, int resolution, Action<int>? onProgress = null)
     {
         int n = data.Count, size = 3 * resolution * resolution;
@@ -25,7 +26,7 @@ public sealed class ImageTensors : IDisposable
         Parallel.For(0, n, i =>
         {
             var ex = data.Get(i);
-            var image = Data.Images.EvalCrop(ex.Image, resolution, Interpolation.Bilinear);
+            var image = Imaging.Images.EvalCrop(ex.Image, resolution, Interpolation.Bilinear);
             // RgbImage is [S, S, 3]: store channels first.
             for (int p = 0; p < resolution * resolution; p++)
                 for (int c = 0; c < 3; c++)

@@ -1,9 +1,10 @@
 using MaskBit.Config;
+using MaskBit.Imaging;
 
 namespace MaskBit.Data;
 
 /// <summary>
-/// The original's <c>ImageNetTransform</c> (spec 8.2) on 8-bit images, giving a <see cref="Resolution"/>-square image:
+/// The original's <c>ImageNetTransform</c> (fidelity 8.2) on 8-bit images, giving a <see cref="Resolution"/>-square image:
 /// <list type="bullet">
 /// <item>training with random crop: torchvision <c>RandomResizedCrop(S, scale=(min_scale, 1), ratio=(3/4, 4/3) with
 /// aspect-ratio augmentation else (1, 1))</c>, then <c>RandomHorizontalFlip(0.5)</c>;</item>

@@ -1,11 +1,12 @@
 using System.Formats.Tar;
 using System.Globalization;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 
 namespace MaskBit.Data;
 
 /// <summary>
-/// The original's webdataset tar shards (spec 8.1): members grouped into samples by key (the member path up to the
+/// The original's webdataset tar shards (fidelity 8.1): members grouped into samples by key (the member path up to the
 /// first dot of its file name), the image under <c>.jpg</c>, <c>.jpeg</c>, <c>.png</c> or <c>.webp</c>, the class id
 /// as decimal text under <c>.cls</c>; other members are ignored. Opening scans the tar headers of every shard once
 /// and remembers where each image lies, so examples can then be read in any order (see <see cref="DataLoader"/>).

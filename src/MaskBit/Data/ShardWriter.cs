@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 
 namespace MaskBit.Data;
@@ -9,7 +10,7 @@ public sealed record ShardSample(string Key, string ImageExtension, byte[] Image
 
 /// <summary>
 /// Writes webdataset tar shards (POSIX ustar) the way the original's <c>scripts/create_sharded_dataset.py</c> does
-/// (spec 8.1): <c>PREFIX-0000.tar</c>, <c>PREFIX-0001.tar</c>, ...; a new shard starts once the current one holds
+/// (fidelity 8.1): <c>PREFIX-0000.tar</c>, <c>PREFIX-0001.tar</c>, ...; a new shard starts once the current one holds
 /// <c>maxCount</c> samples (default 5079) or <c>maxSize</c> bytes (default 1e9). Every shard is written atomically.
 /// </summary>
 public static class ShardWriter
@@ -24,11 +25,11 @@ public static class ShardWriter
     /// re-encoded as PNG for other formats; the class names go to <c>classes.txt</c>. Returns the brace pattern that
     /// names the shards written (for <c>dataset.params.*_shards_path_or_url</c>).
     /// </summary>
-    public static string FromImageFolder(ImageFolderDataset images, string folder, string prefix, int seed = 0,
+    public static string FromImageFolder(ImageFolderDataset images, string folder, string prefix, ulong seed = 0,
         int maxCount = DefaultMaxCount, long maxSize = DefaultMaxSize, Action<int>? progress = null)
     {
         var order = Enumerable.Range(0, images.Count).ToArray();
-        new Random(seed).Shuffle(order);
+        new Random(Seeds.ForRandom(seed)).Shuffle(order);
         var samples = order.Select(i =>
         {
             var (path, label) = images.Files[i];

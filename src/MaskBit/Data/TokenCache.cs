@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 using MaskBit.Tokenizer;
 

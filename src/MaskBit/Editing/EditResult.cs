@@ -1,3 +1,4 @@
+using MaskBit.Imaging;
 namespace MaskBit.Editing;
 
 /// <summary>

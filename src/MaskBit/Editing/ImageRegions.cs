@@ -1,4 +1,4 @@
-using MaskBit.Data;
+using MaskBit.Imaging;
 using MaskBit.Pipeline;
 
 namespace MaskBit.Editing;

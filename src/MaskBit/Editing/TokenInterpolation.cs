@@ -1,3 +1,4 @@
+using MaskBit.Imaging;
 using MaskBit.Pipeline;
 
 namespace MaskBit.Editing;

@@ -1,7 +1,7 @@
 namespace MaskBit.Evaluation;
 
 /// <summary>
-/// How much of a codebook the tokens use (spec 7.2): <see cref="Usage"/> = |distinct indices seen| / entries,
+/// How much of a codebook the tokens use (fidelity 7.2): <see cref="Usage"/> = |distinct indices seen| / entries,
 /// <see cref="Entropy"/> = -sum p log2(p + 1e-8) over the index frequencies (bits).
 /// </summary>
 public sealed class CodebookUsage

@@ -99,7 +99,7 @@ public sealed class FeatureMoments : IDisposable
     }
 }
 
-/// <summary>The Fréchet distance between two Gaussians, as the original's evaluators compute it (spec 7.2).</summary>
+/// <summary>The Fréchet distance between two Gaussians, as the original's evaluators compute it (fidelity 7.2).</summary>
 public static class Fid
 {
     /// <summary>

@@ -5,7 +5,7 @@ namespace MaskBit.Evaluation;
 public sealed record GeneratorEvaluation(long Count, double? Fid, double InceptionScore);
 
 /// <summary>
-/// The original's <c>GeneratorEvaluator</c> (spec 7.3): Inception pool features and logits of generated images,
+/// The original's <c>GeneratorEvaluator</c> (fidelity 7.3): Inception pool features and logits of generated images,
 /// accumulated as float64 sums; FID against reference statistics (ImageNet train, <c>mu</c>/<c>sigma</c> of an .npz)
 /// and the single-split Inception Score. The sums can be saved and merged, so shards of one evaluation combine exactly.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace MaskBit.Evaluation;
 
 /// <summary>
-/// Per-image reconstruction metrics of the original's TokenizerEvaluator (spec 7.2), data range 1.0.
+/// Per-image reconstruction metrics of the original's TokenizerEvaluator (fidelity 7.2), data range 1.0.
 /// Inputs: real, fake [B, 3, H, W] in [0, 1] (float32 in the original); outputs [B], one value per image.
 /// </summary>
 public static class ImageMetrics

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using MaskBit.Data;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 
 namespace MaskBit.Evaluation;
 
@@ -94,7 +95,7 @@ public static partial class SampleScorer
     /// training split).
     /// </summary>
     public static ScoreReport Score(SampleClassifier model, IImageDataset samples, IImageDataset reference, IImageDataset floorData,
-        int seed = 0, int batchSize = 256, Action<double>? onProgress = null)
+        ulong seed = 0, int batchSize = 256, Action<double>? onProgress = null)
     {
         if (samples.Count < 2) throw new ArgumentException($"{samples.Source}: a Fréchet distance needs at least 2 samples, got {samples.Count}");
         var floorSet = new DatasetSubset(floorData, FloorIndices(samples, floorData, seed));
@@ -122,11 +123,11 @@ public static partial class SampleScorer
     }
 
     // For each class, as many examples of floorData as the samples have, drawn without replacement in a seeded order.
-    static int[] FloorIndices(IImageDataset samples, IImageDataset floorData, int seed)
+    static int[] FloorIndices(IImageDataset samples, IImageDataset floorData, ulong seed)
     {
         var wanted = Enumerable.Range(0, samples.Count).GroupBy(samples.LabelOf).ToDictionary(g => g.Key, g => g.Count());
         var order = Enumerable.Range(0, floorData.Count).ToArray();
-        new Random(seed).Shuffle(order);
+        new Random(Seeds.ForRandom(seed)).Shuffle(order);
         var picked = new List<int>(samples.Count);
         var taken = new Dictionary<int, int>();
         foreach (var i in order)

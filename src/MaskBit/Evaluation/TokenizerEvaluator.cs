@@ -35,7 +35,7 @@ public sealed record TokenizerEvaluation(double Mae, double Mse, double Psnr, do
 }
 
 /// <summary>
-/// The original's <c>TokenizerEvaluator</c> (spec 7.2) with every metric: MAE, MSE, PSNR, SSIM, codebook usage and
+/// The original's <c>TokenizerEvaluator</c> (fidelity 7.2) with every metric: MAE, MSE, PSNR, SSIM, codebook usage and
 /// entropy always; Inception Score and rFID when an <see cref="InceptionV3"/> is given; LPIPS when an <see cref="Lpips"/>
 /// is given. Sums are float64; each metric is the sum of per-image values / number of images. rFID compares the real
 /// images' own Inception statistics with the reconstructions' (not a statistics file), as the original does; with a

@@ -59,7 +59,7 @@ public static class GeneratorFactory
         var model = Create(mlm, vq.EffectiveCodebookSize, imageSize, vq.DownsamplingFactor, nclass);
         try
         {
-            Checkpoint.LoadInto(model, file, LfqBert.ReleasedKeyRenames);
+            Checkpoint.LoadInto(model, file, model.FileKeyRenames);
             if (device is not null) model.to(device);
             model.eval();
             return model;

@@ -5,7 +5,7 @@ namespace MaskBit.Generation;
 /// transformer over bit tokens. Each position's input is the ±1 bits (LSB first) of its m split tokens, all 0 for a
 /// masked split, projected by <c>input_proj</c>; the class token is appended LAST (position N) and dropped from the
 /// output. Output: logits [B, N, m, E] (E = 2^(bits/m) classes per split; the mask token E is never predicted).
-/// State-dict keys and order follow spec 4.3 (released files name <c>input_proj</c> <c>token_emb</c>: see
+/// State-dict keys and order follow fidelity 4.3 (released files name <c>input_proj</c> <c>token_emb</c>: see
 /// <see cref="ReleasedKeyRenames"/>).
 /// </summary>
 public sealed class LfqBert : MaskedGenerator
@@ -27,9 +27,7 @@ public sealed class LfqBert : MaskedGenerator
     /// </summary>
     public static IReadOnlyDictionary<string, string> ReleasedKeyRenames { get; } = new Dictionary<string, string> { ["token_emb"] = "input_proj" };
 
-    /// <summary>The reverse of <see cref="ReleasedKeyRenames"/>, for writing files in the released naming.</summary>
-    public static IReadOnlyDictionary<string, string> ReleasedKeyRenamesForSaving { get; } =
-        ReleasedKeyRenames.ToDictionary(kv => kv.Value, kv => kv.Key);
+    public override IReadOnlyDictionary<string, string> FileKeyRenames => ReleasedKeyRenames;
 
     public LfqBert(int imgSize = 256, int hiddenDim = 768, int codebookSize = 1024, int codebookSplits = 1, int depth = 24,
         int heads = 8, int mlpDim = 3072, double dropout = 0.1, int nclass = 1000, int inputStride = 16, bool usePrenorm = false)

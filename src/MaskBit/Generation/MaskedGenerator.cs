@@ -24,6 +24,13 @@ public abstract class MaskedGenerator : nn.Module<Tensor, Tensor, Tensor, Tensor
     public int NClass { get; }
     public int DropLabel => NClass;
 
+    /// <summary>Key prefix renames from this generator's files to its modules (applied when loading): the released
+    /// files' naming where it differs from the field names. None unless a subclass has such a naming.</summary>
+    public virtual IReadOnlyDictionary<string, string>? FileKeyRenames => null;
+
+    /// <summary>The reverse of <see cref="FileKeyRenames"/>, applied when saving, so files keep the released naming.</summary>
+    public IReadOnlyDictionary<string, string>? SavingKeyRenames => FileKeyRenames?.ToDictionary(kv => kv.Value, kv => kv.Key);
+
     protected MaskedGenerator(string name, int imgSize, int codebookSize, int codebookSplits, int nclass, int inputStride) : base(name)
     {
         if (imgSize % inputStride != 0) throw new ArgumentException($"img_size {imgSize} is not a multiple of input_stride {inputStride}");

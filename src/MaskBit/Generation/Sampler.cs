@@ -102,7 +102,7 @@ public sealed class Sampler
         return (maskLen, (long)Math.Min(Math.Max(maskLen, 1f), maskedBefore - 1));
     }
 
-    /// <summary>How many elements stay masked after each step when no confidences tie (spec 5 tables).</summary>
+    /// <summary>How many elements stay masked after each step when no confidences tie (fidelity 5).</summary>
     public static UnmaskStep[] UnmaskSchedule(int numSteps, int numMaskable, string strategy)
     {
         var steps = new UnmaskStep[numSteps];
@@ -174,8 +174,8 @@ public sealed class Sampler
                 }
                 // Why a gen-0 collection per step (about a millisecond): every tensor of the step is disposed above and
                 // the count of live tensors stays constant, yet without it the official generator's resident memory
-                // rose by 150-300 MiB over its first steps before levelling off (with the OpenBLAS path; README,
-                // "Speed and memory"), and with it stays within a few MiB, at no measurable cost per step.
+                // rises over its first steps before levelling off, and with it stays flat, at no measurable cost per
+                // step (docs/performance.md, "Memory while sampling").
                 GC.Collect(0);
             }
             // The last step's prediction is complete; its one re-masked element (in tokens) is ignored, as in the original.

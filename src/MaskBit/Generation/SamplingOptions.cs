@@ -1,7 +1,7 @@
 namespace MaskBit.Generation;
 
 /// <summary>
-/// The test-time knobs of the original's <c>sample()</c> (spec 5), the one place they are declared. Bound from the
+/// The test-time knobs of the original's <c>sample()</c> (fidelity 5), the one place they are declared. Bound from the
 /// sampling keys of <c>model.mlm_model</c> (YAML names are the property names in snake_case), then overridden with
 /// <c>with { NumSteps = 256 }</c>, by CLI flags or by <c>--set model.mlm_model.num_steps=256</c>.
 /// Defaults, where a config is silent (demo.yaml), are <c>sample()</c>'s keyword defaults, except the schedule: arccos,

@@ -1,4 +1,3 @@
-using MaskBit.Data;
 namespace MaskBit.Imaging;
 
 /// <summary>

@@ -15,7 +15,7 @@ public static class Checkpoint
     /// A folder stands for its <c>pytorch_model.bin</c> (as the original's <c>load_pretrained</c>).
     /// A damaged file is refused, never loaded with changed values, as far as its format allows: every zip entry read is
     /// checked against its CRC-32 (<see cref="ZipReader"/>), a safetensors header is validated whole before any tensor
-    /// is read; the legacy format and safetensors tensor data carry no checksum (see README, "Checkpoint integrity").
+    /// is read; the legacy format and safetensors tensor data carry no checksum (docs/checkpoints.md, "Checkpoint integrity").
     /// </summary>
     public static OrderedDictionary<string, Tensor> ReadStateDict(string path)
     {

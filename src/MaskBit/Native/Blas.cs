@@ -7,10 +7,9 @@ namespace MaskBit.Native;
 /// Fully connected layers through an external CBLAS <c>sgemm</c> (OpenBLAS by default) when that is faster than
 /// libtorch's own: <c>y = x W^T + b</c> for fp32 CPU tensors outside autograd, else <c>F.linear</c>.
 /// <para>
-/// Why: the generator is ~95 % matrix multiplies of [2 x 257, 1024]-sized activations, and libtorch 2.10's bundled
-/// BLAS reaches ~140-155 GFLOP/s on them on an AMD EPYC (Zen 5) where OpenBLAS 0.3.21 (Debian's
-/// <c>libopenblas0</c>, the BLAS under Debian's PyTorch) reaches ~170-185; the README's "Speed and memory" has the
-/// side-by-side numbers. Training (autograd) and other devices and dtypes always take libtorch's path.
+/// Why: the generator is almost all matrix multiplies of [2 x 257, 1024]-sized activations, on which libtorch's bundled
+/// BLAS is slower than OpenBLAS (Debian's <c>libopenblas0</c>, the BLAS under Debian's PyTorch); measured in
+/// docs/performance.md, "Why an external BLAS". Training (autograd) and other devices and dtypes always take libtorch's path.
 /// </para>
 /// <para>
 /// Which library: the environment variable <c>MASKBIT_BLAS</c> names a shared library that exports
@@ -29,9 +28,8 @@ public static unsafe class Blas
 
     /// <summary>
     /// Products smaller than this (rows x out x in multiply-adds) stay with libtorch: there the external library's
-    /// threads cost more than its kernels gain (measured, each followed by a GELU as in the layers: 800x192 -> 576 and
-    /// -> 192 were 6-21 % slower through OpenBLAS, 514x1024 -> 1024 even, 514x1024 -> 4096 13 % faster). Every large
-    /// layer of the official generator (attention in/out, MLP) is above it; the bundled model's layers are all below.
+    /// threads cost more than its kernels gain (docs/performance.md, "Why an external BLAS"). Every large layer of the
+    /// official generator (attention in/out, MLP) is above it; the bundled model's layers are all below.
     /// </summary>
     internal const double MinMultiplyAdds = 1 << 28;
 
@@ -113,8 +111,8 @@ public static unsafe class Blas
     }
 
     // Debian's OpenMP build of OpenBLAS first, whichever variant the system's libopenblas.so.0 points to: the pthread
-    // build's worker threads spin while libtorch's OpenMP threads run the layers in between: with it the generator took
-    // 2.98 s per image and step against 2.11 with the OpenMP build (official config, 2 cores), slower than libtorch alone.
+    // build's worker threads spin while libtorch's OpenMP threads run the layers in between, which made the generator
+    // slower than libtorch alone (docs/performance.md, "Why an external BLAS").
     static string[] DefaultNames()
     {
         if (OperatingSystem.IsMacOS()) return ["libopenblas.dylib", "libopenblas.0.dylib"];

@@ -9,9 +9,9 @@ namespace MaskBit.Native;
 /// instead of once per 4 KiB page.
 /// <para>
 /// Why: the tokenizer at 256x256 allocates activations of tens of MiB per layer that glibc serves with fresh
-/// mappings, and on a VM the page faults of first touch cost more than the convolutions (measured: encode and decode
-/// 2.5-3.5x faster with it). It also keeps the sampling loop's resident memory flat: without it, glibc's heap keeps
-/// freed activation pages and a long decoding loop creeps up by ~10-20 MiB per step (README, "Speed and memory").
+/// mappings, and on a VM the page faults of first touch cost more than the convolutions. It also keeps the sampling
+/// loop's resident memory flat: without it, glibc's heap keeps freed activation pages and a long decoding loop creeps
+/// up step by step. Both measured in docs/performance.md, "Huge pages".
 /// </para>
 /// <para>
 /// libtorch reads the variable once, at its first allocation, so it is set when this library loads; a value the user

@@ -4,7 +4,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Networks;
 
 /// <summary>
-/// What <see cref="InceptionV3"/> returns for a batch of B images (the original's feature dict, spec 7.1).
+/// What <see cref="InceptionV3"/> returns for a batch of B images (the original's feature dict, fidelity 7.1).
 /// Every tensor is float64 except <see cref="F768"/>, which the original casts to float32.
 /// </summary>
 /// <param name="F64">[B, 64] average-pooled after MaxPool_1.</param>

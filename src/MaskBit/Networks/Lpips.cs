@@ -4,7 +4,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Networks;
 
 /// <summary>
-/// The original's LPIPS (<c>modeling/modules/lpips.py</c>, LPIPS v0.1 "vgg", spec 7.4): torchvision VGG16 features cut
+/// The original's LPIPS (<c>modeling/modules/lpips.py</c>, LPIPS v0.1 "vgg", fidelity 7.4): torchvision VGG16 features cut
 /// into five slices (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3), the ScalingLayer, channel-normalised features,
 /// squared differences, 1x1 "lin" convolutions and a spatial mean, summed over the five layers.
 /// State-dict keys equal the original's: <c>scaling_layer.{shift,scale}</c>, <c>net.slice{1..5}.{i}.{weight,bias}</c>

@@ -1,6 +1,7 @@
 using MaskBit.Config;
 using MaskBit.Data;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 using MaskBit.Tokenizer;
 
@@ -65,7 +66,7 @@ public sealed class MaskBitPipeline : IDisposable
         Tokenizer = tokenizer;
         Generator = generator;
         Device = device;
-        ImageSize = config.Dataset?.Preprocessing?.Resolution ?? 256;
+        ImageSize = config.Resolution;
         Sampling = (config.Model?.MlmModel?.Sampling ?? new SamplingOptions()).Validate();
         if (generator is not null)
         {
@@ -160,7 +161,7 @@ public sealed class MaskBitPipeline : IDisposable
     {
         var mlm = config.Model?.MlmModel
             ?? throw new ConfigException($"{weights.Path}: a generator needs a model.mlm_model section in the config (use a generator or demo config)");
-        return GeneratorFactory.Load(mlm, vq, config.Dataset?.Preprocessing?.Resolution ?? 256, weights, device);
+        return GeneratorFactory.Load(mlm, vq, config.Resolution, weights, device);
     }
 
     /// <summary>
@@ -175,8 +176,7 @@ public sealed class MaskBitPipeline : IDisposable
             ModelFolder.Metadata("tokenizer", CodebookSize));
         if (Generator is not null)
         {
-            var renames = Generator is LfqBert ? LfqBert.ReleasedKeyRenamesForSaving : null;
-            Checkpoint.WriteStateDict(Path.Combine(dir, ModelFolder.GeneratorFile), StateDict(Generator, renames),
+            Checkpoint.WriteStateDict(Path.Combine(dir, ModelFolder.GeneratorFile), StateDict(Generator, Generator.SavingKeyRenames),
                 ModelFolder.Metadata("generator", CodebookSize));
             if (!ReferenceEquals(Classes, ClassNames.ImageNet)) Classes.Save(Path.Combine(dir, ModelFolder.ClassesFile));
         }

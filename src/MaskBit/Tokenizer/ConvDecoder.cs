@@ -4,7 +4,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Tokenizer;
 
 /// <summary>
-/// VQGAN+ decoder (spec 1.4): conv_in -> mid -> up stages (lowest resolution first) -> GN -> SiLU -> conv_out.
+/// VQGAN+ decoder (fidelity 1.4): conv_in -> mid -> up stages (lowest resolution first) -> GN -> SiLU -> conv_out.
 /// Output is not clamped. <c>legacy</c> = the original's ConvDecoderLegacy (MaskGIT tokenizer):
 /// the same computation with the <c>up</c> list stored in reverse (<c>legacy up.k</c> == <c>new up.{R-1-k}</c>),
 /// which only changes the state-dict indices, and <c>num_res_blocks_decoder</c> ignored.

@@ -4,7 +4,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Tokenizer;
 
 /// <summary>
-/// VQGAN+ encoder (spec 1.3): conv_in (no bias) -> down[0..R-1] (R-1 downsampling stages, the last without
+/// VQGAN+ encoder (fidelity 1.3): conv_in (no bias) -> down[0..R-1] (R-1 downsampling stages, the last without
 /// downsampling) -> mid -> GN -> SiLU -> 1x1 conv_out to token_size channels.
 /// </summary>
 public sealed class ConvEncoder : Module<Tensor, Tensor>

@@ -4,7 +4,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Tokenizer;
 
 /// <summary>
-/// VQGAN+ / MaskBit tokenizer (the original's <c>ConvVQModel</c>, spec 1.1): <c>encoder</c>, <c>decoder</c>,
+/// VQGAN+ / MaskBit tokenizer (the original's <c>ConvVQModel</c>, fidelity 1.1): <c>encoder</c>, <c>decoder</c>,
 /// <c>quantize</c> registered in that order (it fixes the state-dict order). <c>model_class: maskgit</c> is the
 /// same model with the legacy decoder indexing (<c>legacy</c>).
 /// </summary>

@@ -1,7 +1,7 @@
 namespace MaskBit.Tokenizer;
 
 /// <summary>
-/// Lookup-free quantizer (LFQ, spec 2.1): each latent channel becomes one bit, <c>z > 0 -> +1</c>, else -1
+/// Lookup-free quantizer (LFQ, fidelity 2.1): each latent channel becomes one bit, <c>z > 0 -> +1</c>, else -1
 /// (exact 0 and -0 give -1). Token index = sum_c [z_c > 0] * 2^c: bit c = channel c, LSB first.
 /// No learnable parameters; the persistent buffers <c>bits_to_indices</c> (int32 [T]) and <c>codebook</c>
 /// (float32 [2^T, T], row n = bits of n as ±1) are part of the released state dicts.

@@ -3,7 +3,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Tokenizer;
 
 /// <summary>
-/// Classic vector quantizer (spec 2.3; the original's <c>SimpleVectorizer</c>): nearest entry of a learned
+/// Classic vector quantizer (fidelity 2.3; the original's <c>SimpleVectorizer</c>): nearest entry of a learned
 /// codebook <c>embedding.weight</c> [K, C], optionally with L2-normalised latents and codebook. Used by the
 /// VQGAN+ VQ, MaskGIT and Taming tokenizers.
 /// </summary>

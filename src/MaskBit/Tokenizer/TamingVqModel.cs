@@ -3,7 +3,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Tokenizer;
 
 /// <summary>
-/// The original Taming-Transformers VQGAN f16/1024 (the original's <c>OriginalVQModel</c>, spec 1.7; eval only).
+/// The original Taming-Transformers VQGAN f16/1024 (the original's <c>OriginalVQModel</c>, fidelity 1.7; eval only).
 /// The official config ignores every model key: the defaults below are the hard-coded architecture
 /// (ch 128, ch_mult 1,1,2,2,4, 2 res blocks, resolution 256, attention at 16x16, z 256, codebook 1024x256).
 /// The Encoder/Decoder arguments can be narrowed (the golden Taming case: ch 32, ch_mult 1,2, 1 res block,

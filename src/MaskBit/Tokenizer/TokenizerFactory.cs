@@ -3,7 +3,7 @@ using MaskBit.Interop;
 
 namespace MaskBit.Tokenizer;
 
-/// <summary>Builds the tokenizer a <c>model.vq_model</c> section describes (spec 1.1).</summary>
+/// <summary>Builds the tokenizer a <c>model.vq_model</c> section describes (fidelity 1.1).</summary>
 public static class TokenizerFactory
 {
     public static ITokenizer Create(VqModelConfig config) => config.ModelClass switch

@@ -11,7 +11,7 @@ public sealed record ClassifierTrainingOptions
     public double LearningRate { get; init; } = 2e-3;
     public double WeightDecay { get; init; } = 1e-4;
     public int WarmupSteps { get; init; } = 100;
-    public int Seed { get; init; }
+    public ulong Seed { get; init; }
     public int Resolution { get; init; } = 32;
     public int Width { get; init; } = 16;
     public int FeatureDim { get; init; } = 128;
@@ -36,7 +36,7 @@ public static class ClassifierTrainer
         if (perEpoch == 0) throw new ArgumentException($"training data {train.Source} has {train.Count} images, fewer than one batch of {o.BatchSize}");
         using var trainSet = ImageTensors.Load(train, o.Resolution);
         using var testSet = ImageTensors.Load(test, o.Resolution);
-        manual_seed(o.Seed);
+        manual_seed(unchecked((long)o.Seed));
         var model = new SampleClassifier(train.ClassNames.Count, o.Resolution, o.Width, o.FeatureDim);
         testAccuracy = double.NaN;
         try
@@ -44,7 +44,7 @@ public static class ClassifierTrainer
             long steps = (long)o.Epochs * perEpoch, step = 0;
             var schedule = new LrSchedule("cosine", o.WarmupSteps, (int)steps, BaseLr: o.LearningRate);
             using var optimizer = new AdamW(model.named_parameters().Select(p => (p.name, p.parameter)), weightDecay: o.WeightDecay);
-            using var rng = new torch.Generator((ulong)o.Seed);
+            using var rng = new torch.Generator(o.Seed);
             for (int epoch = 1; epoch <= o.Epochs; epoch++)
             {
                 using var order = randperm(trainSet.Count, generator: rng);

@@ -41,7 +41,7 @@ public sealed class BlurBlock : Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// "VQGAN+Discriminator" (<c>NLayerDiscriminatorv2</c>, spec 3.1): block_in (conv 5x5) -> stages of
+/// "VQGAN+Discriminator" (<c>NLayerDiscriminatorv2</c>, fidelity 3.1): block_in (conv 5x5) -> stages of
 /// [conv 3x3, blur (or 2x2 average pool), GroupNorm(32, eps 1e-5), LeakyReLU(0.1)] doubling the width ->
 /// adaptive max pool to 16x16 -> to_logits (conv 1x1, LeakyReLU, conv 5x5 to one channel). Patch logits [B, 1, 16, 16].
 /// Field names are the original's attributes, so the keys match its checkpoints (prefixed <c>discriminator.</c> there).

@@ -1,12 +1,12 @@
 namespace MaskBit.Training;
 
 /// <summary>
-/// Exponential moving average of a model's parameters (the original's <c>EMAModel</c>, spec 6.4): shadow copies of the
+/// Exponential moving average of a model's parameters (the original's <c>EMAModel</c>, fidelity 6.4): shadow copies of the
 /// parameters (buffers are not tracked), updated after every optimizer step with decay
 /// <c>min((1 + s) / (10 + s), decay)</c>, s = updates - 1 (the first update copies). Used to evaluate and sample
 /// during training (<see cref="Swap"/>) and saved in each checkpoint as a plain model state dict.
 /// Difference from the original, deliberately: the decay survives a resume (the original's load hook silently
-/// replaces 0.999 by its class default 0.9999, quirk 14), since <see cref="Decay"/> comes from the config each run.
+/// replaces 0.999 by its class default 0.9999, fidelity Q14), since <see cref="Decay"/> comes from the config each run.
 /// </summary>
 public sealed class Ema : IDisposable
 {
@@ -57,6 +57,15 @@ public sealed class Ema : IDisposable
             if (!saved.shape.SequenceEqual(shadow.shape)) throw new Interop.CheckpointException($"{source}: EMA weight {name} has shape [{string.Join(", ", saved.shape)}], expected [{string.Join(", ", shadow.shape)}]");
             shadow.copy_(saved);
         }
+    }
+
+    /// <summary>Runs <paramref name="action"/> with the EMA weights in the model (when there is an EMA), then puts the
+    /// trained weights back, also when it throws. The model's mode is the next training step's to set (fidelity Q13).</summary>
+    public static void WithShadowWeights(Ema? ema, Action action)
+    {
+        ema?.Swap();
+        try { action(); }
+        finally { ema?.Swap(); }
     }
 
     /// <summary>Swaps model and shadow weights (the original's store + copy_to, and restore): call, use, call again.</summary>

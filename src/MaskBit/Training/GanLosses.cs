@@ -2,7 +2,7 @@ using System.Reflection;
 
 namespace MaskBit.Training;
 
-/// <summary>The GAN objectives of the original's <c>gan_utils.py</c> (spec 3.2) on discriminator logits.</summary>
+/// <summary>The GAN objectives of the original's <c>gan_utils.py</c> (fidelity 3.2) on discriminator logits.</summary>
 public static class GanLosses
 {
     public static readonly IReadOnlyList<string> Names = ["hinge", "vanilla", "non-saturating"];

@@ -3,20 +3,20 @@ using System.Globalization;
 using MaskBit.Config;
 using MaskBit.Data;
 using MaskBit.Generation;
-using MaskBit.Pipeline;
+using MaskBit.Imaging;
 using MaskBit.Tokenizer;
 
 namespace MaskBit.Training;
 
 /// <summary>
-/// The Stage II loop (the original's <c>train_maskbit.py</c>, spec 6.2), top to bottom: token batch (from a
+/// The Stage II loop (the original's <c>train_maskbit.py</c>, fidelity 6.2), top to bottom: token batch (from a
 /// <see cref="TokenCache"/>, or images encoded on the fly by the frozen tokenizer as the original does) -> step
 /// (split, mask, label dropout, forward, MLM loss, backward, clip, AdamW, schedule, EMA) -> log every <c>log_every</c>
 /// -> with the EMA weights, a grid with a row per class every <c>generate_every</c> and the held-out MLM loss and
-/// masked-token accuracy every <c>eval_every</c> -> checkpoint every <c>save_every</c> -> at the end a model folder.
+/// masked-token accuracy every <c>eval_every</c> -> checkpoint every <c>save_every</c>, and one at the last step.
 /// A run resumes from its newest checkpoint (<c>experiment.resume</c>) or starts from <c>experiment.init_checkpoint</c>
 /// or from weights alone (<c>experiment.init_weight</c>, e.g. to continue a finished run with a new schedule).
-/// Quirk 13 is fixed: the generator returns to train mode (dropout on) after every periodic sampling.
+/// Fixed (fidelity Q13): every step puts the generator in train mode (dropout on), whatever the periodic sampling left.
 /// </summary>
 public static class GeneratorTrainer
 {
@@ -24,7 +24,9 @@ public static class GeneratorTrainer
     // the masks and label drops, the global generator's dropout, and the held-out evaluation's masks.
     const long MaskingSalt = 7, DropoutSalt = 13, EvalMaskingSalt = 11;
 
-    public static void Run(ExperimentConfig config, TrainingRunOptions options, string tokenizerPath, CancellationToken cancellationToken = default)
+    /// <summary>Trains (or resumes) the run; the result names its last checkpoint once <c>max_train_steps</c> is reached,
+    /// from which <see cref="Pipeline.RunExport"/> makes the model folder.</summary>
+    public static GeneratorRun Run(ExperimentConfig config, TrainingRunOptions options, string tokenizerPath, CancellationToken cancellationToken = default)
     {
         var experiment = config.Experiment ?? throw new ConfigException("experiment: missing (it names the run)");
         var training = config.Training ?? new TrainingConfig();
@@ -32,7 +34,7 @@ public static class GeneratorTrainer
         var mlm = config.Model.MlmModel ?? throw new ConfigException("model.mlm_model: missing");
         var device = options.Device ?? CPU;
         int seed = training.Seed ?? Random.Shared.Next();
-        int imageSize = config.Dataset?.Preprocessing?.Resolution ?? 256;
+        int imageSize = config.Resolution;
 
         // Everything that can be wrong with the inputs fails here, before the first step.
         using var tokenizerModule = TokenizerFactory.Load(vq, tokenizerPath, device).Module;
@@ -82,23 +84,16 @@ public static class GeneratorTrainer
                 imagesSinceLog = 0;
             }
             if (step % experiment.GenerateEvery == 0)
-                WithEma(state, () => SaveSamples(config, state, tokenizer, source.ClassNames, run, step, seed, device));
+                Ema.WithShadowWeights(state.Ema, () => SaveSamples(config, state, tokenizer, source.ClassNames, run, step, seed, device));
             if (step % experiment.EvalEvery == 0)
-                WithEma(state, () => Evaluate(config, state, tokenizer, run, step, seed, device, Log));
+                Ema.WithShadowWeights(state.Ema, () => Evaluate(config, state, tokenizer, run, step, seed, device, Log));
             if (step % experiment.SaveEvery == 0 || step == maxSteps)
             {
                 var saved = run.SaveCheckpoint(new CheckpointMetadata(step, next.Epoch, next.Batch), state.Save);
                 Log($"saved {saved}");
             }
         }
-        if (state.GlobalStep >= training.MaxTrainSteps) ExportModel(config, state, tokenizerPath, source.ClassNames, run, device, Log);
-    }
-
-    static void WithEma(GeneratorTraining state, Action action)
-    {
-        state.Ema?.Swap();
-        try { action(); }
-        finally { state.Ema?.Swap(); state.Model.train(); }
+        return new GeneratorRun(run.Path, state.GlobalStep, state.GlobalStep >= training.MaxTrainSteps ? run.CheckpointPath(state.GlobalStep) : null, source.ClassNames);
     }
 
     /// <summary>A grid with a row per class, labelled with its name (up to 10 classes, <c>num_generated_images</c> per row), sampled with the
@@ -143,26 +138,5 @@ public static class GeneratorTrainer
         run.Scalar("eval/masked_token_loss", loss / batches, step);
         run.Scalar("eval/masked_correct_tokens", accuracy / batches, step);
         log(string.Create(CultureInfo.InvariantCulture, $"eval at step {step} (EMA weights, {batches} batches): masked-token loss {loss / batches:F4}, accuracy {accuracy / batches:P2}"));
-    }
-
-    /// <summary>The run's model folder (<c>model/</c>): the frozen tokenizer, the EMA generator, the config, the class names.</summary>
-    static void ExportModel(ExperimentConfig config, GeneratorTraining state, string tokenizerPath, ClassNames classes, RunFolder run, Device device, Action<string> log)
-    {
-        var dir = Path.Combine(run.Path, "model");
-        if (Directory.Exists(dir)) { log($"{dir} exists; not exported again"); return; }
-        var staging = Path.Combine(run.Path, ".export");
-        state.Ema?.Swap();
-        try
-        {
-            state.Save(staging);
-            using var pipeline = MaskBitPipeline.Load(config, tokenizerPath, Path.Combine(staging, TrainingFiles.Model), device, classes);
-            pipeline.Save(dir, $"# {config.Experiment!.Name}\n\nTrained with `maskbit train-generator` to step {state.GlobalStep} (EMA weights).\n");
-            log($"exported the model folder {dir}");
-        }
-        finally
-        {
-            state.Ema?.Swap();
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        }
     }
 }

@@ -5,7 +5,7 @@ using MaskBit.Interop;
 namespace MaskBit.Training;
 
 /// <summary>
-/// Stage II training state and one optimizer step of the original's <c>train_maskbit.py</c> (spec 6.2): factorised
+/// Stage II training state and one optimizer step of the original's <c>train_maskbit.py</c> (fidelity 6.2): factorised
 /// bit tokens, masking with the training schedule, class-label dropout, LFQ-BERT forward in train mode, the MLM loss
 /// with label smoothing, backward, clipping, AdamW with the scheduled rate and the EMA of the weights.
 /// </summary>
@@ -84,27 +84,24 @@ public sealed class GeneratorTraining : IDisposable
         };
     }
 
-    /// <summary>The key renames of the released naming (LFQ-BERT's <c>input_proj</c> is <c>token_emb</c> in its files).</summary>
-    IReadOnlyDictionary<string, string>? SavingRenames => Model is LfqBert ? LfqBert.ReleasedKeyRenamesForSaving : null;
-
     /// <summary>Writes the model and the EMA weights (released naming, loadable by the original) and the optimizer state.</summary>
     public void Save(string dir)
     {
-        Checkpoint.Save(Model, Path.Combine(dir, TrainingFiles.Model), SavingRenames);
+        Checkpoint.Save(Model, Path.Combine(dir, TrainingFiles.Model), Model.SavingKeyRenames);
         if (Ema is not null)
-            Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.EmaModel), TrainingFiles.EmaStateDict(Model, Ema, SavingRenames));
+            Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.EmaModel), TrainingFiles.EmaStateDict(Model, Ema, Model.SavingKeyRenames));
         Checkpoint.WriteStateDict(Path.Combine(dir, TrainingFiles.Optimizer), Optimizer.StateDict());
     }
 
     /// <summary><c>experiment.init_weight</c>: generator weights only (a model folder's <c>generator.safetensors</c> or
     /// a checkpoint's model file, either naming), loaded strictly and copied into the EMA; step and optimizer stay.</summary>
-    public void LoadWeights(string path) => TrainingFiles.LoadWeights(Model, Ema, path, LfqBert.ReleasedKeyRenames);
+    public void LoadWeights(string path) => TrainingFiles.LoadWeights(Model, Ema, path, Model.FileKeyRenames);
 
     /// <summary>Restores what <see cref="Save"/> wrote, strictly, and the step.</summary>
     public void Load(string dir, long globalStep, bool loadOptimizer = true)
     {
-        Checkpoint.LoadInto(Model, Path.Combine(dir, TrainingFiles.Model), LfqBert.ReleasedKeyRenames);
-        if (Ema is not null) TrainingFiles.LoadEma(Path.Combine(dir, TrainingFiles.EmaModel), Ema, LfqBert.ReleasedKeyRenames);
+        Checkpoint.LoadInto(Model, Path.Combine(dir, TrainingFiles.Model), Model.FileKeyRenames);
+        if (Ema is not null) TrainingFiles.LoadEma(Path.Combine(dir, TrainingFiles.EmaModel), Ema, Model.FileKeyRenames);
         if (loadOptimizer) TrainingFiles.WithTensors(Path.Combine(dir, TrainingFiles.Optimizer), (t, path) => Optimizer.LoadStateDict(t, path));
         GlobalStep = globalStep;
         if (Ema is not null) Ema.OptimizationStep = globalStep;

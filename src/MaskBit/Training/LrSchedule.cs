@@ -1,9 +1,9 @@
 namespace MaskBit.Training;
 
 /// <summary>
-/// The original's learning-rate schedules (utils/lr_schedulers.py, spec 6.3) as the multiplier f(s) of the base rate
+/// The original's learning-rate schedules (utils/lr_schedulers.py, fidelity 6.3) as the multiplier f(s) of the base rate
 /// that PyTorch's <c>LambdaLR</c> applies. The optimizer update of step g (0-based) uses <c>base * f(g)</c>, so the
-/// first update has rate 0 under every warm-up schedule (quirk 15, kept: the released models were trained so).
+/// first update has rate 0 under every warm-up schedule (fidelity Q15, kept: the released models were trained so).
 /// </summary>
 public sealed record LrSchedule(string Name, int WarmupSteps, int TrainingSteps, double MinimumRate = 0.1, double BaseLr = 1e-4,
     int NumCycles = 1, double Power = 1.0, double LrEnd = 1e-7)

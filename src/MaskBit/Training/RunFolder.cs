@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MaskBit.Config;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 
 namespace MaskBit.Training;
@@ -65,7 +66,7 @@ public sealed class RunFolder : IDisposable
             var hwc = image.detach().cpu().clamp(Const(0), Const(1)).permute(1, 2, 0);
             int scale = hwc.dtype is ScalarType.Byte or ScalarType.Int8 ? 1 : 255;
             var bytes = hwc.to_type(ScalarType.Float32).mul(Const(scale)).clip(Const(0), Const(255)).to_type(ScalarType.Byte).contiguous();
-            png = Data.Images.EncodePng(new Data.RgbImage((int)bytes.shape[1], (int)bytes.shape[0], bytes.data<byte>().ToArray()));
+            png = Imaging.Images.EncodePng(new RgbImage((int)bytes.shape[1], (int)bytes.shape[0], bytes.data<byte>().ToArray()));
         }
         var file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"maskbit-{Guid.NewGuid():N}.png");
         File.WriteAllBytes(file, png);

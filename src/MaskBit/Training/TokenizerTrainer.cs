@@ -3,6 +3,7 @@ using System.Globalization;
 using MaskBit.Config;
 using MaskBit.Data;
 using MaskBit.Evaluation;
+using MaskBit.Imaging;
 using MaskBit.Networks;
 using MaskBit.Training.Losses;
 using static TorchSharp.torch.nn;
@@ -10,7 +11,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Training;
 
 /// <summary>
-/// The Stage I loop (the original's <c>train_tokenizer.py</c>, spec 6.1), top to bottom: batch -> step (forward, loss,
+/// The Stage I loop (the original's <c>train_tokenizer.py</c>, fidelity 6.1), top to bottom: batch -> step (forward, loss,
 /// backward, clip, AdamW, schedule, discriminator, EMA) -> log every <c>log_every</c> -> reconstructions every
 /// <c>generate_every</c> and evaluation every <c>eval_every</c> with the EMA weights -> checkpoint every
 /// <c>save_every</c> and at the end. Resumes from the newest complete checkpoint of the run folder
@@ -68,9 +69,9 @@ public static class TokenizerTrainer
                 imagesSinceLog = 0;
             }
             if (step % experiment.GenerateEvery == 0)
-                WithEma(state, () => SaveReconstructions(state, run, batches[0], training.NumGeneratedImages, step, device));
+                Ema.WithShadowWeights(state.Ema, () => SaveReconstructions(state, run, batches[0], training.NumGeneratedImages, step, device));
             if (step % experiment.EvalEvery == 0)
-                WithEma(state, () => Evaluate(config, state, run, step, device, Log));
+                Ema.WithShadowWeights(state.Ema, () => Evaluate(config, state, run, step, device, Log));
             if (step % experiment.SaveEvery == 0 || step == maxSteps)
                 Save(run, state, loader.Position, Log);
         }
@@ -91,7 +92,7 @@ public static class TokenizerTrainer
         }
         if (losses.PerceptualLoss == "lpips")
         {
-            // The original's LPIPS module (spec 3.3, 7.4), fed [0, 1] images as the original's loss feeds it.
+            // The original's LPIPS module (fidelity 3.3, 7.4), fed [0, 1] images as the original's loss feeds it.
             if (weights is null || !Directory.Exists(weights))
                 throw new ConfigException($"losses.perceptual_loss: lpips needs a folder with torchvision's {Lpips.VggFileName} and the original's {Lpips.LinFileName}: pass it with --perceptual-weights DIR");
             return Lpips.Load(Path.Combine(weights, Lpips.VggFileName), Path.Combine(weights, Lpips.LinFileName), device);
@@ -101,13 +102,6 @@ public static class TokenizerTrainer
         if (weights is null)
             throw new ConfigException($"losses.perceptual_loss: resnet50 needs torchvision's ResNet-50 weights ({ResNet50.WeightFileName}): pass --perceptual-weights FILE, or set losses.perceptual_loss=none");
         return PerceptualLoss.Load(weights, losses.PerceptualLossOnLogits, device);
-    }
-
-    static void WithEma(TokenizerTraining state, Action action)
-    {
-        state.Ema?.Swap();
-        try { action(); }
-        finally { state.Ema?.Swap(); }
     }
 
     /// <summary>Original | reconstruction | |difference| strips of the first images of the batch (EMA weights), as PNGs

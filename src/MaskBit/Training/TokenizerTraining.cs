@@ -6,7 +6,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Training;
 
 /// <summary>
-/// Stage I training state and one optimizer step of the original's <c>train_tokenizer.py</c> (spec 6.1): the VQGAN+
+/// Stage I training state and one optimizer step of the original's <c>train_tokenizer.py</c> (fidelity 6.1): the VQGAN+
 /// autoencoder, its loss module (discriminator, LeCam buffers, perceptual network), two AdamW optimizers with their
 /// LR schedules, gradient clipping, and the EMA of the weights. <see cref="Step"/> is the body of the loop;
 /// <see cref="Save"/>/<see cref="Load"/> keep everything a resumed run needs to continue exactly.
@@ -47,7 +47,7 @@ public sealed class TokenizerTraining : IDisposable
         Optimizer = AdamW.FromConfig(config, Model.named_parameters().Select(p => (p.name, p.parameter)));
         DiscriminatorOptimizer = AdamW.FromConfig(config, Loss.DiscriminatorParameters);
         Schedule = LrSchedule.FromConfig(config, opt.LearningRate);
-        // The discriminator's horizon starts at its first update (single-process form of spec 6.3).
+        // The discriminator's horizon starts at its first update (single-process form of fidelity 6.3).
         DiscriminatorSchedule = LrSchedule.FromConfig(config, opt.DiscriminatorLearningRate) with { TrainingSteps = _training.MaxTrainSteps - _losses.DiscriminatorStart };
         Ema = _training.UseEma ? new Ema(Model, _training.EmaDecay) : null;
     }

@@ -3,7 +3,7 @@ using MaskBit.Interop;
 namespace MaskBit.Training;
 
 /// <summary>
-/// The files both stages keep in a checkpoint folder (spec 6.6's model files plus our training state), and how they
+/// The files both stages keep in a checkpoint folder (fidelity 6.6: the model files, plus our training state), and how they
 /// are written and read back.
 /// </summary>
 public static class TrainingFiles

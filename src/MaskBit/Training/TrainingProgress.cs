@@ -18,3 +18,8 @@ public sealed record TrainingRunOptions
     /// <summary>Every log line (also written to the run's <c>log.txt</c>).</summary>
     public Action<string>? OnLog { get; init; }
 }
+
+/// <summary>Where a Stage II run stands when <see cref="GeneratorTrainer.Run"/> returns: its folder, its step, the
+/// checkpoint of its last step once <c>training.max_train_steps</c> is reached (null when it stopped before), and the
+/// data's class names.</summary>
+public sealed record GeneratorRun(string Path, long Step, string? FinalCheckpoint, Generation.ClassNames Classes);

@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Training;
 
 /// <summary>
-/// The tokenizer's training objective (the original's <c>VQGANLoss</c>, spec 2.4 and 3): reconstruction, perceptual,
+/// The tokenizer's training objective (the original's <c>VQGANLoss</c>, fidelity 2.4 and 3): reconstruction, perceptual,
 /// quantizer (with entropy annealing) and GAN terms for the autoencoder (<see cref="ForwardGenerator"/>), the
 /// discriminator's hinge/vanilla/non-saturating loss with LeCam regularisation (<see cref="ForwardDiscriminator"/>).
 /// Its state dict is the original's: <c>ema_real_logits_mean</c>, <c>ema_fake_logits_mean</c> (with LeCam), then
@@ -61,7 +61,7 @@ public sealed class VqganLoss : Module
     public double DiscriminatorFactor(long step) => step < _c.DiscriminatorStart ? 0.0 : _c.DiscriminatorFactor;
 
     /// <summary>
-    /// The autoencoder's loss at global step <paramref name="step"/> (spec 3.4): x [B, 3, H, W] in [0, 1], x̂ the
+    /// The autoencoder's loss at global step <paramref name="step"/> (fidelity 3.4): x [B, 3, H, W] in [0, 1], x̂ the
     /// unclamped reconstruction, the quantizer's train-mode result, and the decoder's last layer (for the adaptive
     /// GAN weight). Returns the total and the original's logged terms (detached).
     /// </summary>
@@ -121,7 +121,7 @@ public sealed class VqganLoss : Module
     }
 
     /// <summary>
-    /// The discriminator's loss at global step <paramref name="step"/> (spec 3.5) on the same reconstruction,
+    /// The discriminator's loss at global step <paramref name="step"/> (fidelity 3.5) on the same reconstruction,
     /// detached; updates the LeCam EMA buffers after computing the regulariser.
     /// </summary>
     public (Tensor total, Dictionary<string, Tensor> logs) ForwardDiscriminator(Tensor inputs, Tensor reconstructions, long step)

@@ -1,3 +1,4 @@
+using MaskBit.Imaging;
 namespace MaskBit.Tests.Cli;
 
 /// <summary>The benchmark command runs end to end (its numbers are read by people, not asserted).</summary>
@@ -15,7 +16,7 @@ public class BenchCommandTests
         foreach (var key in new[] { "generator_s_per_image_step", "decode_s_per_image", "tokenizer_encode_s_per_image", "tokenizer_decode_s_per_image", "matmul_gflops", "libtorch_matmul_gflops", "generator_gflops" })
             Assert.True(json.RootElement.GetProperty(key).GetDouble() > 0, key);
         // The memory curve: a PNG and a CSV with the resident memory before the first step and after each of the 2.
-        Assert.Equal((720, 400), (MaskBit.Data.Images.Read(curve).Width, MaskBit.Data.Images.Read(curve).Height));
+        Assert.Equal((720, 400), (MaskBit.Imaging.Images.Read(curve).Width, MaskBit.Imaging.Images.Read(curve).Height));
         var rows = File.ReadAllLines(Path.ChangeExtension(curve, ".csv"));
         Assert.Equal(["step,resident_mib,seconds", "0", "1", "2"], rows.Select((r, i) => i == 0 ? r : r.Split(',')[0]));
         Assert.All(rows.Skip(1), r => Assert.True(long.Parse(r.Split(',')[1]) > 0, r));

@@ -1,4 +1,5 @@
 using MaskBit.Evaluation;
+using MaskBit.Imaging;
 using MaskBit.Tests.Data;
 
 namespace MaskBit.Tests.Cli;
@@ -25,8 +26,8 @@ public class ClassifierCommandsTests
         // The test split as "samples" in class folders, scored against itself: a floor and a distance of ~0.
         foreach (var c in new[] { 0, 1 })
             for (int i = 0; i < 3; i++)
-                MaskBit.Data.Images.Save(tmp[$"s/{c}/{i}.png"], DataFixtures.RandomImage(5, 4, 10 * c + i));
-        MaskBit.Data.Images.Save(tmp["s/2/0.png"], DataFixtures.RandomImage(5, 4, 20)); // one sample: no per-class distance
+                MaskBit.Imaging.Images.Save(tmp[$"s/{c}/{i}.png"], DataFixtures.RandomImage(5, 4, 10 * c + i));
+        MaskBit.Imaging.Images.Save(tmp["s/2/0.png"], DataFixtures.RandomImage(5, 4, 20)); // one sample: no per-class distance
         (code, stdout, stderr) = CliRunner.Run("score", tmp["s"], "--classifier", tmp["c"], "--reference", data, "--json");
         Assert.True(code == 0, stderr);
         Assert.Contains("\"samples\":7", stdout);

@@ -1,4 +1,5 @@
 using MaskBit.Data;
+using MaskBit.Imaging;
 using static TorchSharp.torch;
 
 namespace MaskBit.Tests.Cli;

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using MaskBit.Data;
 using MaskBit.Evaluation;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 using MaskBit.Networks;
 using TorchSharp;

@@ -1,4 +1,3 @@
-using MaskBit.Data;
 using MaskBit.Imaging;
 using static TorchSharp.torch;
 

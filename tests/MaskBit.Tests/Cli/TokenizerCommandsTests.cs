@@ -1,5 +1,6 @@
 using MaskBit.Config;
 using MaskBit.Data;
+using MaskBit.Imaging;
 using MaskBit.Tokenizer;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -65,7 +65,7 @@ public class ConfigFilesTests
         Assert.Equal((1_281_167, 20_000, ""), (config.Experiment!.MaxTrainExamples, config.Experiment.SaveEvery, config.Experiment.InitCheckpoint));
         Assert.Null(config.Experiment.VqganCheckpoint); // commented out in the file: given on the command line
         Assert.Equal((4.0, 2.0, 20_000), (config.Losses!.ReconstructionWeight, config.Losses.EntropyAnnealingFactor, config.Losses.DiscriminatorStart));
-        Assert.Equal(0.999, config.Losses.EmaDecay); // optional key, default of spec 9.1
+        Assert.Equal(0.999, config.Losses.EmaDecay); // optional key, default of fidelity 9.1
         Assert.Equal(("VQGAN+Discriminator", 4, 4), (config.Model!.Discriminator!.Name, config.Model.Discriminator.NumStages, config.Model.Discriminator.BlurKernelSize));
         var vq = config.Model.VqModel!;
         Assert.Equal((4096, 16384, 16), (vq.CodebookSize, vq.EffectiveCodebookSize, vq.DownsamplingFactor));

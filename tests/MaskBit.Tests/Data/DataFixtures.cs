@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using MaskBit.Data;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 
 namespace MaskBit.Tests.Data;
 

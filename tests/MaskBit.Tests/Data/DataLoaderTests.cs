@@ -1,5 +1,6 @@
 using MaskBit.Config;
 using MaskBit.Data;
+using MaskBit.Imaging;
 using MaskBit.Tests.Cli;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using MaskBit.Config;
 using MaskBit.Data;
+using MaskBit.Imaging;
 using MaskBit.Tests.Cli;
 using static MaskBit.Tests.Data.DataFixtures;
 

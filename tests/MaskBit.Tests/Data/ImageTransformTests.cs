@@ -1,10 +1,11 @@
 using MaskBit.Config;
 using MaskBit.Data;
+using MaskBit.Imaging;
 using static MaskBit.Tests.Data.DataFixtures;
 
 namespace MaskBit.Tests.Data;
 
-/// <summary>The original's training and evaluation transforms (spec 8.2).</summary>
+/// <summary>The original's training and evaluation transforms (fidelity 8.2).</summary>
 public class ImageTransformTests
 {
     [Fact]

@@ -1,5 +1,6 @@
 using MaskBit.Editing;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 using MaskBit.Pipeline;
 using MaskBit.Tests.Pipeline;
 using static TorchSharp.torch;
@@ -193,9 +194,9 @@ public class EditingTests
         Assert.Equal(Enumerable.Range(0, 8).Select(c => c >= 2 && c <= 5), Enumerable.Range(0, 8).Select(c => box[0, c]));
         Assert.Contains("box 0,0,70,10 is not inside the 64x48 image", Assert.Throws<ArgumentException>(() => pipeline.MaskFromBox(new PixelBox(0, 0, 70, 10), 64, 48)).Message);
         Assert.Contains("the mask is 10x10, the image is 64x48", Assert.Throws<ArgumentException>(() =>
-            pipeline.MaskFromImage(new MaskBit.Data.RgbImage(10, 10, new byte[300]), 64, 48, "m.png")).Message);
+            pipeline.MaskFromImage(new MaskBit.Imaging.RgbImage(10, 10, new byte[300]), 64, 48, "m.png")).Message);
         Assert.Contains("covers no pixel", Assert.Throws<ArgumentException>(() =>
-            pipeline.MaskFromImage(new MaskBit.Data.RgbImage(64, 48, new byte[64 * 48 * 3]), 64, 48, "m.png")).Message);
+            pipeline.MaskFromImage(new MaskBit.Imaging.RgbImage(64, 48, new byte[64 * 48 * 3]), 64, 48, "m.png")).Message);
         Assert.Contains("not a whole number", Assert.Throws<ArgumentException>(() => TokenMask.FromPixels(zeros(30, 32), 4)).Message);
     }
 }

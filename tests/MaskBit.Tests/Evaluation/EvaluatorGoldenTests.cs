@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace MaskBit.Tests.Evaluation;
 
 /// <summary>
-/// Parity with the original's evaluator arithmetic: rFID and Inception Score from given features (golden case J,
+/// Parity with the original's evaluator arithmetic: rFID and Inception Score from given features (tests/golden/README.md, case J,
 /// kind "evaluator_stats") and the whole TokenizerEvaluator with procedural Inception and LPIPS (case K, kind
 /// "tokenizer_evaluator").
 /// </summary>

@@ -1,5 +1,5 @@
-using MaskBit.Data;
 using MaskBit.Evaluation;
+using MaskBit.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace MaskBit.Tests.Evaluation;
 
 /// <summary>
-/// The golden cases' procedural weights (golden README I): with k the entry's position in the listed key order, n its
+/// The golden cases' procedural weights (tests/golden/README.md, case I): with k the entry's position in the listed key order, n its
 /// element count and i = 0..n-1, u[i] = (((i*7919 + k*104729) mod 2001) - 1000) / 1000; num_batches_tracked 0;
 /// running_var 1 + 0.25(u+1); running_mean 0.1u; 1-dim *weight 1 + 0.1u; other 1-dim 0.05u; >= 2 dims
 /// u * sqrt(3) * sqrt(2 / fan_in) with fan_in = n / shape[0]. Entries marked "constant" keep the module's values.

@@ -1,6 +1,7 @@
 using MaskBit.Data;
 using MaskBit.Evaluation;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 using MaskBit.Tests.Cli;
 using MaskBit.Tests.Data;

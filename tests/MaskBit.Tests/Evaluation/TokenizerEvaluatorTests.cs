@@ -6,7 +6,7 @@ namespace MaskBit.Tests.Evaluation;
 
 public class TokenizerEvaluatorTests
 {
-    static double H(params double[] p) => -p.Sum(q => q * Math.Log2(q + 1e-8)); // spec 7.2 entropy, 1e-8 inside the log
+    static double H(params double[] p) => -p.Sum(q => q * Math.Log2(q + 1e-8)); // fidelity 7.2: entropy, 1e-8 inside the log
 
     [Fact]
     public void CodebookUsageAndEntropyOfHandMadeIndices()

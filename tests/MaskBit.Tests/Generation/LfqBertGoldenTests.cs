@@ -43,7 +43,7 @@ public class LfqBertGoldenTests
         var path = Path.Combine(Path.GetTempPath(), $"maskbit-gen-{Guid.NewGuid():N}.bin");
         try
         {
-            Checkpoint.Save(model, path, LfqBert.ReleasedKeyRenamesForSaving);
+            Checkpoint.Save(model, path, model.SavingKeyRenames);
             var saved = Checkpoint.ReadStateDict(path);
             var original = Checkpoint.ReadStateDict(c.ModelPath);
             Assert.Contains("token_emb.weight", saved.Keys);

@@ -20,7 +20,7 @@ public class ManifestTests
         Assert.Equal("LFQBert", expected.GetProperty("class").GetString());
         var config = ConfigLoader.Load(Manifests.ConfigPath(manifest));
         // The original builds the generator for img_size = dataset.preprocessing.resolution (demo_utils: 256).
-        using var model = GeneratorFactory.Create(config.Model!.MlmModel!, config.Model.VqModel!, config.Dataset?.Preprocessing?.Resolution ?? 256);
+        using var model = GeneratorFactory.Create(config.Model!.MlmModel!, config.Model.VqModel!, config.Resolution);
         Assert.IsType<LfqBert>(model);
         Assert.Equal(expected.GetProperty("mask_token").GetInt32(), model.MaskToken);
         Manifests.AssertMatches(model, expected);
@@ -29,10 +29,10 @@ public class ManifestTests
         Assert.NotEmpty(renames);
         foreach (var r in renames)
         {
-            Assert.Equal(r.Value.GetString(), Checkpoint.RenameKey(r.Name, LfqBert.ReleasedKeyRenamesForSaving));
-            Assert.Equal(r.Name, Checkpoint.RenameKey(r.Value.GetString()!, LfqBert.ReleasedKeyRenames));
+            Assert.Equal(r.Value.GetString(), Checkpoint.RenameKey(r.Name, model.SavingKeyRenames));
+            Assert.Equal(r.Name, Checkpoint.RenameKey(r.Value.GetString()!, model.FileKeyRenames));
         }
         Assert.All(Checkpoint.StateDict(model).Where(e => !renames.Any(r => r.Name == e.Key)),
-            e => Assert.Equal(e.Key, Checkpoint.RenameKey(e.Key, LfqBert.ReleasedKeyRenamesForSaving)));
+            e => Assert.Equal(e.Key, Checkpoint.RenameKey(e.Key, model.SavingKeyRenames)));
     }
 }

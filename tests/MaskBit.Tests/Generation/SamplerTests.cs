@@ -102,7 +102,7 @@ public class SamplerTests
     [Fact]
     public void GuidanceRampMatchesTheSpecTable()
     {
-        // spec 5: s_t for cosine, T = 64, at i = 0, 1, 16, 32, 48, 63
+        // fidelity 5: s_t for cosine, T = 64, at i = 0, 1, 16, 32, 48, 63
         int[] at = [0, 1, 16, 32, 48, 63];
         float[] pow25 = [0f, 0.0000f, 0.0024f, 0.0751f, 0.4798f, 0.9963f];
         float[] pow30 = [0f, 0.0000f, 0.0006f, 0.0381f, 0.3785f, 0.9948f];

@@ -1,4 +1,3 @@
-using MaskBit.Data;
 using MaskBit.Imaging;
 
 namespace MaskBit.Tests.Imaging;

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace MaskBit.Tests.Networks;
 
 /// <summary>
-/// Parity of the evaluation and perceptual networks with the original's (golden case I, kind "feature_nets"):
+/// Parity of the evaluation and perceptual networks with the original's (tests/golden/README.md, case I, kind "feature_nets"):
 /// the FID InceptionV3, the ResNet-50 perceptual loss (on logits and on features + logits) and LPIPS, all built with
 /// the original's module tree and filled with the case's procedural weights.
 /// </summary>

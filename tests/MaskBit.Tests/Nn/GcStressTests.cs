@@ -2,6 +2,7 @@ using MaskBit.Config;
 using MaskBit.Data;
 using MaskBit.Evaluation;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 using MaskBit.Networks;
 using MaskBit.Pipeline;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
-using MaskBit.Data;
+using MaskBit.Imaging;
 
 namespace MaskBit.Tests.Packaging;
 
@@ -37,6 +37,9 @@ public class PackagingTests
             Run(Golden.RepoRoot, "dotnet", "pack", "src/MaskBit", "-c", Configuration, "-o", feed);
             Run(Golden.RepoRoot, "dotnet", "pack", "src/MaskBit.Cli", "-c", Configuration, "-o", feed);
             Assert.True(File.Exists(Path.Combine(feed, $"MaskBit.{Version}.nupkg")), $"no MaskBit.{Version}.nupkg in {feed}");
+            // NuGet restores a version it has extracted once from its global folder, never again from the feed: without
+            // this, a machine that ran the test before would build the example against the library as it was then.
+            ForgetCachedPackages("maskbit", "maskbit.cli");
 
             // A console program against the library package from the folder.
             var app = Path.Combine(tmp, "app");
@@ -85,6 +88,18 @@ public class PackagingTests
         finally
         {
             try { Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>Deletes this version of the packages from NuGet's global packages folder (and only that).</summary>
+    static void ForgetCachedPackages(params string[] ids)
+    {
+        var listing = Run(Golden.RepoRoot, "dotnet", "nuget", "locals", "global-packages", "--list");
+        var folder = listing[(listing.IndexOf(':') + 1)..].Trim();
+        foreach (var id in ids)
+        {
+            var cached = Path.Combine(folder, id, Version);
+            if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
         }
     }
 

@@ -1,5 +1,6 @@
 using MaskBit.Config;
 using MaskBit.Generation;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 using MaskBit.Pipeline;
 using MaskBit.Tests.Cli;

@@ -7,7 +7,7 @@ namespace MaskBit.Tests.Tokenizer;
 
 /// <summary>
 /// Parity with the original's tokenizers with a learned codebook on every golden case of kind "tokenizer_variant"
-/// (golden README N): VQGAN+ ConvVQModel with SimpleVectorizer (plain and L2-normalised), the MaskGIT tokenizer
+/// (tests/golden/README.md, case N): VQGAN+ ConvVQModel with SimpleVectorizer (plain and L2-normalised), the MaskGIT tokenizer
 /// (ConvVQModel legacy) and the Taming VQGAN (OriginalVQModel, reduced width).
 /// </summary>
 public class CodebookTokenizerGoldenTests

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace MaskBit.Tests.Tokenizer;
 
-/// <summary>Parity with the original ConvVQModel on every golden case of kind "tokenizer" (golden README A, B).</summary>
+/// <summary>Parity with the original ConvVQModel on every golden case of kind "tokenizer" (tests/golden/README.md, cases A, B).</summary>
 public class ConvVqModelGoldenTests
 {
     public static TheoryData<string> Cases => Golden.CaseNames("tokenizer");

@@ -61,7 +61,7 @@ public class GeneratorTrainStepsGoldenTests
             var logs = state.Step(c[K("tokens")], c[K("masked_tokens")], c[K("masks")], c[K("class_labels")], c[K("drop_label_mask")]);
             foreach (var key in new[] { "lr", "loss", "grad_norm" }) c.AssertClose(K(key), tensor((float)logs[key]));
         }
-        var final = Checkpoint.StateDict(model).ToDictionary(e => Checkpoint.RenameKey(e.Key, LfqBert.ReleasedKeyRenamesForSaving), e => e.Tensor);
+        var final = Checkpoint.StateDict(model).ToDictionary(e => Checkpoint.RenameKey(e.Key, model.SavingKeyRenames), e => e.Tensor);
         var shadows = state.Ema!.Shadows.ToDictionary(kv => kv.Key, kv => kv.Value);
         foreach (var key in c.Tensors.Keys)
         {

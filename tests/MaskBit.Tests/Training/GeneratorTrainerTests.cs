@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MaskBit.Config;
 using MaskBit.Data;
+using MaskBit.Imaging;
 using MaskBit.Interop;
 using MaskBit.Pipeline;
 using MaskBit.Tests.Cli;
@@ -39,14 +40,16 @@ public class GeneratorTrainerTests
     }
 
     [Fact]
-    public void ResumeIsBitIdenticalAndTheRunEndsWithAModelFolder()
+    public void ResumeIsBitIdenticalAndTheFinishedRunExportsAModelFolder()
     {
         using var tmp = new CliRunner.TempDir();
         var config = Config(tmp, Cache(tmp));
-        GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["straight"] }, Tokenizer);
+        var straight = GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["straight"] }, Tokenizer);
+        Assert.Equal((4L, Path.Combine(tmp["straight"], "checkpoint-4")), (straight.Step, straight.FinalCheckpoint));
         var log = new List<string>();
-        GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["resumed"], StopAtStep = 2, OnLog = log.Add }, Tokenizer);
-        Assert.False(Directory.Exists(Path.Combine(tmp["resumed"], "model"))); // stopped early: no export yet
+        var stopped = GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["resumed"], StopAtStep = 2, OnLog = log.Add }, Tokenizer);
+        Assert.Null(RunExport.Write(config, Tokenizer, stopped)); // stopped early: nothing to export yet
+        Assert.False(Directory.Exists(Path.Combine(tmp["resumed"], RunExport.FolderName)));
         GeneratorTrainer.Run(config, new TrainingRunOptions { OutputDir = tmp["resumed"], OnLog = log.Add }, Tokenizer);
         Assert.Contains(log, l => l.Contains("resumed from") && l.Contains("checkpoint-2"));
 
@@ -58,7 +61,10 @@ public class GeneratorTrainerTests
         }
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(tmp["straight"], "train_generated_images"), "*.png"));
         Assert.Contains(File.ReadAllLines(Path.Combine(tmp["straight"], RunFolder.LogFile)), l => l.Contains("eval at step 4") && l.Contains("masked-token loss"));
-        using var pipeline = MaskBitPipeline.FromFolder(Path.Combine(tmp["straight"], "model"));
+        Assert.StartsWith("exported the model folder", RunExport.Write(config, Tokenizer, straight));
+        Assert.EndsWith("not exported again", RunExport.Write(config, Tokenizer, straight));
+        using var pipeline = MaskBitPipeline.FromFolder(Path.Combine(tmp["straight"], RunExport.FolderName));
+        Assert.Contains("(EMA weights)", File.ReadAllText(Path.Combine(tmp["straight"], RunExport.FolderName, ModelFolder.CardFile)));
         Assert.Equal(10, pipeline.Classes.Count);
         Assert.Equal(7, pipeline.Classes.Resolve("sneaker"));
         using var images = pipeline.Generate([7], options: pipeline.Sampling with { NumSteps = 2 });
@@ -164,6 +170,12 @@ public class GeneratorTrainerTests
         var (code, stdout, stderr) = CliRunner.Run(args);
         Assert.True(code == 0, stderr);
         Assert.True(Directory.Exists(Path.Combine(tmp["run"], "checkpoint-1")));
+        Assert.False(Directory.Exists(Path.Combine(tmp["run"], RunExport.FolderName)));
+        // Resumed to the end (2 steps): the command exports the model folder.
+        var (code2, stdout2, stderr2) = CliRunner.Run([.. args.Where((_, i) => i is not (9 or 10)), "--set", "training.max_train_steps=2"]);
+        Assert.True(code2 == 0, stderr2);
+        Assert.Contains("exported the model folder", stdout2);
+        Assert.True(File.Exists(Path.Combine(tmp["run"], RunExport.FolderName, ModelFolder.GeneratorFile)));
         // Without --tokenizer: the preset's experiment.vqgan_checkpoint, a placeholder path, named in the error.
         CliRunner.AssertFailsWithOneLine([.. args.Where((_, i) => i is not (3 or 4))], "MODEL_PATH/tiny_tokenizer.bin");
     }

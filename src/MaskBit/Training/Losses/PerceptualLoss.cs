@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 namespace MaskBit.Training.Losses;
 
 /// <summary>
-/// The original's <c>PerceptualLoss("resnet50")</c> (spec 3.3): both images resized to 224 with antialiased bilinear
+/// The original's <c>PerceptualLoss("resnet50")</c> (fidelity 3.3): both images resized to 224 with antialiased bilinear
 /// interpolation, normalised with the ImageNet mean/std, run through a frozen ResNet-50 in eval mode (BatchNorm uses
 /// running statistics), and compared with a mean-reduced MSE on the 1000 logits (<c>perceptual_loss_on_logits: True</c>,
 /// every official config) or on layer4 features plus logits. Keys: <c>mean</c>, <c>std</c> [1, 3, 1, 1], <c>model.*</c>.

@@ -1,4 +1,4 @@
-using MaskBit.Data;
+using MaskBit.Imaging;
 using MaskBit.Pipeline;
 
 // A model folder (see `maskbit export`), or a config with weight files such as the released .bin files:

@@ -2,10 +2,10 @@ using System.CommandLine;
 using MaskBit.Pipeline;
 using static TorchSharp.torch;
 
-namespace MaskBit.Cli.Commands;
+namespace MaskBit.Cli.Options;
 
 /// <summary>Image inputs of the tokenizer commands: files or folders, the model's input size, batching.</summary>
-public sealed class ImageInputOptions
+sealed class ImageInputOptions
 {
     readonly Argument<string[]> _images = new("images") { Description = "Image files or folders (any format Skia reads)", Arity = ArgumentArity.OneOrMore };
     readonly Option<int?> _resolution = new("--resolution") { Description = "Resize shorter side + centre crop to this size (default: dataset.preprocessing.resolution, else 256)" };

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using MaskBit.Generation;
 
-namespace MaskBit.Cli.Commands;
+namespace MaskBit.Cli.Options;
 
 /// <summary>
 /// The sampler's knobs as flags (<c>generate</c> and the editing commands): the model's settings

@@ -1,10 +1,11 @@
 using System.CommandLine;
 using MaskBit.Data;
 using MaskBit.Editing;
+using MaskBit.Imaging;
 using MaskBit.Pipeline;
 using static TorchSharp.torch;
 
-namespace MaskBit.Cli.Commands;
+namespace MaskBit.Cli.Options;
 
 /// <summary>
 /// What the editing commands (inpaint, outpaint, edit, bitflip, interpolate) share: the model, the output PNG
@@ -16,7 +17,7 @@ sealed class EditOptions(string command, bool withClass, bool withRegion, bool w
     public readonly ModelOptions Model = new(withGenerator: withClass);
     readonly Option<FileInfo> _output = new("--output", "-o") { Description = "PNG to write: input | mask | result side by side", DefaultValueFactory = _ => new FileInfo($"{command}.png") };
     readonly Option<FileInfo?> _saveTokens = new("--save-tokens") { Description = "Also write the result's token grid (.safetensors or .txt, as `maskbit tokenize`; `maskbit detokenize` reads it)" };
-    readonly Option<ulong> _seed = new("--seed") { Description = "Random seed (same seed, same result)", DefaultValueFactory = _ => 42UL };
+    readonly Option<ulong> _seed = SharedOptions.Seed("Random seed (same seed, same result)", 42);
     readonly Option<string> _class = new("--class") { Description = "Class to generate, by index or name (\"207\", \"goldfish\")", Required = true };
     readonly Option<FileInfo?> _mask = new("--mask") { Description = "Mask picture of the image's size, white where to edit (resized and cropped like the image)" };
     readonly Option<string?> _box = new("--box") { Description = "Region x0,y0,x1,y1 in the image file's pixels (x1, y1 exclusive)" };

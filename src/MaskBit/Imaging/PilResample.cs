@@ -1,4 +1,4 @@
-namespace MaskBit.Data;
+namespace MaskBit.Imaging;
 
 /// <summary>Resampling filters of torchvision's PIL transforms (<c>InterpolationMode</c>).</summary>
 public enum Interpolation { Nearest, Bilinear, Bicubic }

@@ -1,11 +1,10 @@
-using MaskBit.Imaging;
 using SkiaSharp;
 
-namespace MaskBit.Data;
+namespace MaskBit.Imaging;
 
 /// <summary>
 /// Image files in and out, and the original's evaluation transform
-/// (<c>Resize(size, interpolation)</c> + <c>CenterCrop(size)</c> + <c>ToTensor</c>, spec 8.2).
+/// (<c>Resize(size, interpolation)</c> + <c>CenterCrop(size)</c> + <c>ToTensor</c>, fidelity 8.2).
 /// </summary>
 public static class Images
 {

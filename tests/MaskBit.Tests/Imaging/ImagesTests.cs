@@ -1,9 +1,8 @@
-using MaskBit.Data;
 using MaskBit.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MaskBit.Tests.Data;
+namespace MaskBit.Tests.Imaging;
 
 public sealed class ImagesTests : IDisposable
 {

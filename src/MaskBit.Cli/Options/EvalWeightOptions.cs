@@ -3,7 +3,7 @@ using MaskBit.Evaluation;
 using MaskBit.Networks;
 using static TorchSharp.torch;
 
-namespace MaskBit.Cli.Commands;
+namespace MaskBit.Cli.Options;
 
 /// <summary>
 /// The pretrained networks of the metrics, which the user supplies (none can be downloaded at run time): the FID
@@ -12,7 +12,7 @@ namespace MaskBit.Cli.Commands;
 /// (<c>$MASKBIT_WEIGHTS</c>, else <c>~/.cache/maskbit/weights</c>). The CNTK ResNet-18 of FD-ResNet18 comes from the NuGet
 /// cache instead (the project's build restores it), or from the file <c>--resnet18</c> names.
 /// </summary>
-public sealed class EvalWeightOptions(bool withLpips)
+sealed class EvalWeightOptions(bool withLpips)
 {
     public readonly Option<FileInfo?> Inception = new("--inception")
     {

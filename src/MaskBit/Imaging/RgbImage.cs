@@ -1,4 +1,4 @@
-namespace MaskBit.Data;
+namespace MaskBit.Imaging;
 
 /// <summary>
 /// An 8-bit RGB picture as PIL's <c>convert('RGB')</c> holds it: rows top to bottom, pixels interleaved R, G, B
