@@ -15,20 +15,15 @@ public static class BitFlipCommand
 
     public static Command Create()
     {
-        var edit = new EditOptions("bitflip", withClass: false, withRegion: true, withSampling: false, withSeed: false);
-        var image = new Option<FileInfo>("--image", "-i") { Description = "Image whose tokens to flip", Required = true };
+        var edit = new EditOptions("bitflip", "Image whose tokens to flip", withClass: false, withRegion: true, withSampling: false, withSeed: false);
         var bits = new Option<string?>("--bits") { Description = "Bits to flip, 0 = least significant (= latent channel 0): 0,3,9; default: each bit in turn" };
 
-        var cmd = new Command("bitflip", "Flip bits of an image's tokens and decode (bit tokens carry structured semantics).");
-        cmd.Options.Add(image);
-        edit.AddTo(cmd);
-        cmd.Options.Add(bits);
+        var cmd = edit.Command("Flip bits of an image's tokens and decode (bit tokens carry structured semantics).", bits);
         cmd.SetAction(r =>
         {
-            edit.CheckFlags(r);
             var bitList = r.GetValue(bits) is { } text ? ParseBits(text) : null;
-            using var pipeline = edit.Model.Load(r);
-            var (file, x) = EditOptions.ReadImage(pipeline, r.GetValue(image)!);
+            using var pipeline = edit.Load(r);
+            var (file, x) = edit.ReadImage(r, pipeline);
             using var input = x;
             var region = edit.Region(r, pipeline, file);
             using var result = bitList is null ? pipeline.BitSweep(input, region) : pipeline.FlipBits(input, bitList, region);
@@ -40,8 +35,7 @@ public static class BitFlipCommand
             IReadOnlyList<IReadOnlyList<Tensor>> rows = bitList is null
                 ? [head, .. cells.Chunk(SweepColumns)]
                 : [[.. head, cells[0]]];
-            var sources = Enumerable.Repeat(r.GetValue(image)!.FullName, (int)result.Tokens.shape[0]).ToList();
-            edit.Save(r, pipeline, rows, result.Tokens, sources);
+            edit.Save(r, pipeline, rows, result.Tokens);
             Console.WriteLine(bitList is null
                 ? $"flipped each of the {cells.Length} bits in turn on {result.Mask.Count} token(s); wrote {edit.Output(r)}"
                 : $"flipped bit(s) {string.Join(",", bitList)} on {result.Mask.Count} token(s); wrote {edit.Output(r)}");

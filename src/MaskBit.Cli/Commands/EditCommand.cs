@@ -11,21 +11,16 @@ public static class EditCommand
 {
     public static Command Create()
     {
-        var edit = new EditOptions("edit", withClass: true, withRegion: true, withSampling: true, withSeed: true);
-        var image = new Option<FileInfo>("--image", "-i") { Description = "Image to edit", Required = true };
+        var edit = new EditOptions("edit", "Image to edit", withClass: true, withRegion: true, withSampling: true, withSeed: true);
         var fraction = new Option<double>("--fraction") { Description = "Share of the region's tokens to regenerate, drawn at random (0, 1]", DefaultValueFactory = _ => 1.0 };
 
-        var cmd = new Command("edit", "Re-generate a region, or a random share of the tokens, of an image for another class.");
-        cmd.Options.Add(image);
-        edit.AddTo(cmd);
-        cmd.Options.Add(fraction);
+        var cmd = edit.Command("Re-generate a region, or a random share of the tokens, of an image for another class.", fraction);
         cmd.SetAction(r =>
         {
-            edit.CheckFlags(r);
             double share = r.GetValue(fraction);
             if (!(share > 0 && share <= 1)) throw new ArgumentException($"--fraction must be in (0, 1], got {share}");
-            using var pipeline = edit.Model.Load(r);
-            var (file, x) = EditOptions.ReadImage(pipeline, r.GetValue(image)!);
+            using var pipeline = edit.Load(r);
+            var (file, x) = edit.ReadImage(r, pipeline);
             using var input = x;
             var region = edit.Region(r, pipeline, file);
             int label = edit.Class(r, pipeline);
@@ -33,7 +28,7 @@ public static class EditCommand
             using var result = EditOptions.WithProgress($"editing towards class {label}", options.NumSteps,
                 progress => pipeline.Edit(input, label, region, share, options, edit.Seed(r), progress));
             using var maskImage = result.Mask.ToImage(pipeline.Tokenizer.DownsamplingFactor);
-            edit.Save(r, pipeline, [[input[0], maskImage, result.Images[0]]], result.Tokens, [r.GetValue(image)!.FullName]);
+            edit.Save(r, pipeline, [[input[0], maskImage, result.Images[0]]], result.Tokens);
             Console.WriteLine($"regenerated {result.Mask.Count} token(s) ({result.Mask.Coverage:P0}) as class {label} {pipeline.Classes.ShortName(label)}; wrote {edit.Output(r)}");
             return 0;
         });

@@ -11,19 +11,14 @@ public static class InpaintCommand
 {
     public static Command Create()
     {
-        var edit = new EditOptions("inpaint", withClass: true, withRegion: true, withSampling: true, withSeed: true);
-        var image = new Option<FileInfo>("--image", "-i") { Description = "Image to edit", Required = true };
+        var edit = new EditOptions("inpaint", "Image to edit", withClass: true, withRegion: true, withSampling: true, withSeed: true);
         var blend = new Option<bool>("--blend") { Description = "Put the input pixels back on the tokens outside the mask" };
 
-        var cmd = new Command("inpaint", "Regenerate a masked region of an image with the generator (bit-token inpainting).");
-        cmd.Options.Add(image);
-        edit.AddTo(cmd);
-        cmd.Options.Add(blend);
+        var cmd = edit.Command("Regenerate a masked region of an image with the generator (bit-token inpainting).", blend);
         cmd.SetAction(r =>
         {
-            edit.CheckFlags(r);
-            using var pipeline = edit.Model.Load(r);
-            var (file, x) = EditOptions.ReadImage(pipeline, r.GetValue(image)!);
+            using var pipeline = edit.Load(r);
+            var (file, x) = edit.ReadImage(r, pipeline);
             using var input = x;
             var region = edit.Region(r, pipeline, file) ?? throw new ArgumentException("inpaint needs a region: give --mask M.png or --box x0,y0,x1,y1");
             int label = edit.Class(r, pipeline);
@@ -31,7 +26,7 @@ public static class InpaintCommand
             using var result = EditOptions.WithProgress($"inpainting {region.Count} of {region.Height * region.Width} tokens", options.NumSteps,
                 progress => pipeline.Inpaint(input, region, label, options, edit.Seed(r), r.GetValue(blend), progress));
             using var maskImage = region.ToImage(pipeline.Tokenizer.DownsamplingFactor);
-            edit.Save(r, pipeline, [[input[0], maskImage, result.Images[0]]], result.Tokens, [r.GetValue(image)!.FullName]);
+            edit.Save(r, pipeline, [[input[0], maskImage, result.Images[0]]], result.Tokens);
             Console.WriteLine($"inpainted {region.Count} token(s) ({region.Coverage:P0}) as class {label} {pipeline.Classes.ShortName(label)}; wrote {edit.Output(r)}");
             return 0;
         });

@@ -9,21 +9,17 @@ public static class InterpolateCommand
 {
     public static Command Create()
     {
-        var edit = new EditOptions("interpolate", withClass: false, withRegion: false, withSampling: false, withSeed: true);
+        var edit = new EditOptions("interpolate", null, withClass: false, withRegion: false, withSampling: false, withSeed: true);
         var from = new Option<FileInfo>("--from") { Description = "First image", Required = true };
         var to = new Option<FileInfo>("--to") { Description = "Last image", Required = true };
         var steps = new Option<int>("--steps") { Description = "Points on the path, both ends included (>= 2)", DefaultValueFactory = _ => 8 };
 
-        var cmd = new Command("interpolate", "Decode token grids along a Hamming path between two images (differing bits flipped in a seeded order).");
-        cmd.Options.Add(from);
-        cmd.Options.Add(to);
-        cmd.Options.Add(steps);
-        edit.AddTo(cmd);
+        var cmd = edit.Command("Decode token grids along a Hamming path between two images (differing bits flipped in a seeded order).", from, to, steps);
         cmd.SetAction(r =>
         {
             int points = r.GetValue(steps);
             if (points < 2) throw new ArgumentException($"--steps must be >= 2 (the path's ends), got {points}");
-            using var pipeline = edit.Model.Load(r);
+            using var pipeline = edit.Load(r);
             var (_, a) = EditOptions.ReadImage(pipeline, r.GetValue(from)!);
             var (_, b) = EditOptions.ReadImage(pipeline, r.GetValue(to)!);
             using var fromImage = a;

@@ -14,18 +14,14 @@ public static class ReconstructCommand
 {
     public static Command Create()
     {
-        var model = new ModelOptions(withGenerator: false);
         var input = new ImageInputOptions();
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Output folder", DefaultValueFactory = _ => new DirectoryInfo("reconstructions") };
 
-        var cmd = new Command("reconstruct", "Encode and decode images with a tokenizer; write original | reconstruction | difference PNGs and print PSNR/SSIM.");
-        model.AddTo(cmd);
-        input.AddTo(cmd);
-        cmd.Options.Add(output);
+        var cmd = input.Command("reconstruct", "Encode and decode images with a tokenizer; write original | reconstruction | difference PNGs and print PSNR/SSIM.", output);
         cmd.SetAction(r =>
         {
-            var files = input.Files(r);
-            using var pipeline = model.Load(r, input.Overrides(r));
+            var (files, loaded) = input.Load(r);
+            using var pipeline = loaded;
             var outDir = r.GetValue(output)!;
             outDir.Create();
 

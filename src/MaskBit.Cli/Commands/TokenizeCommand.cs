@@ -9,18 +9,14 @@ public static class TokenizeCommand
 {
     public static Command Create()
     {
-        var model = new ModelOptions(withGenerator: false);
         var input = new ImageInputOptions();
         var output = new Option<FileInfo>("--output", "-o") { Description = "Token file to write (.safetensors, or .txt: one line of indices per image)", Required = true };
 
-        var cmd = new Command("tokenize", "Turn images into token indices with a tokenizer.");
-        model.AddTo(cmd);
-        input.AddTo(cmd);
-        cmd.Options.Add(output);
+        var cmd = input.Command("tokenize", "Turn images into token indices with a tokenizer.", output);
         cmd.SetAction(r =>
         {
-            var files = input.Files(r);
-            using var pipeline = model.Load(r, input.Overrides(r));
+            var (files, loaded) = input.Load(r);
+            using var pipeline = loaded;
             var all = new List<Tensor>();
             Progress.Run($"tokenizing {files.Count} image(s)", files.Count, advance =>
             {

@@ -15,16 +15,13 @@ public static class TrainGeneratorCommand
     {
         var common = new TrainingOptions("configs/presets/fmnist_generator.yaml");
         var tokenizer = new Option<string?>("--tokenizer") { Description = "The frozen tokenizer's weights (a checkpoint file or a model folder's tokenizer.safetensors); default: experiment.vqgan_checkpoint" };
-        var cmd = new Command("train-generator", "Train LFQ-BERT (Stage II) on the bit tokens of a frozen tokenizer; resumes from the run folder's newest checkpoint.");
-        common.AddTo(cmd);
-        cmd.Options.Add(tokenizer);
-        cmd.SetAction(r => common.Run(r, (config, options) =>
-        {
-            var tokenizerPath = r.GetValue(tokenizer) ?? config.Experiment?.VqganCheckpoint
-                ?? throw new ArgumentException("no tokenizer: pass --tokenizer or set experiment.vqgan_checkpoint");
-            var run = GeneratorTrainer.Run(config, options, tokenizerPath);
-            if (RunExport.Write(config, tokenizerPath, run, options.Device) is { } exported) options.OnLog?.Invoke(exported);
-        }));
-        return cmd;
+        return common.Command("train-generator", "Train LFQ-BERT (Stage II) on the bit tokens of a frozen tokenizer; resumes from the run folder's newest checkpoint.",
+            (r, config, options) =>
+            {
+                var tokenizerPath = r.GetValue(tokenizer) ?? config.Experiment?.VqganCheckpoint
+                    ?? throw new ArgumentException("no tokenizer: pass --tokenizer or set experiment.vqgan_checkpoint");
+                var run = GeneratorTrainer.Run(config, options, tokenizerPath);
+                if (RunExport.Write(config, tokenizerPath, run, options.Device) is { } exported) options.OnLog?.Invoke(exported);
+            }, tokenizer);
     }
 }

@@ -13,11 +13,7 @@ public static class TrainTokenizerCommand
     {
         var common = new TrainingOptions("configs/presets/fmnist_tokenizer.yaml");
         var perceptual = new Option<FileInfo?>("--perceptual-weights") { Description = "torchvision ResNet-50 weights for losses.perceptual_loss: resnet50; a folder with vgg16-397923af.pth and vgg_lpips.pth for lpips; ResNet18.onnx for resnet18 (default: the NuGet cache)" };
-        var cmd = new Command("train-tokenizer", "Train a VQGAN+ tokenizer (Stage I) with every loss of the original; resumes from the run folder's newest checkpoint.");
-        common.AddTo(cmd);
-        cmd.Options.Add(perceptual);
-        cmd.SetAction(r => common.Run(r, (config, options) =>
-            TokenizerTrainer.Run(config, options with { PerceptualWeights = r.GetValue(perceptual)?.FullName })));
-        return cmd;
+        return common.Command("train-tokenizer", "Train a VQGAN+ tokenizer (Stage I) with every loss of the original; resumes from the run folder's newest checkpoint.",
+            (r, config, options) => TokenizerTrainer.Run(config, options with { PerceptualWeights = r.GetValue(perceptual)?.FullName }), perceptual);
     }
 }

@@ -8,13 +8,15 @@ using static TorchSharp.torch;
 namespace MaskBit.Cli.Options;
 
 /// <summary>
-/// What the editing commands (inpaint, outpaint, edit, bitflip, interpolate) share: the model, the output PNG
-/// (input | mask | result side by side), <c>--save-tokens</c>, <c>--seed</c>, and optionally a class, a region
-/// (<c>--mask</c> / <c>--box</c> / <c>--dilate</c>) and the sampler's knobs.
+/// What the editing commands (inpaint, outpaint, edit, bitflip, interpolate) share: the model, the input image
+/// (<c>--image</c>, unless <paramref name="imageDescription"/> is null), the output PNG (input | mask | result side by
+/// side), <c>--save-tokens</c>, <c>--seed</c>, and optionally a class, a region (<c>--mask</c> / <c>--box</c> /
+/// <c>--dilate</c>) and the sampler's knobs.
 /// </summary>
-sealed class EditOptions(string command, bool withClass, bool withRegion, bool withSampling, bool withSeed)
+sealed class EditOptions(string command, string? imageDescription, bool withClass, bool withRegion, bool withSampling, bool withSeed)
 {
     public readonly ModelOptions Model = new(withGenerator: withClass);
+    readonly Option<FileInfo> _image = new("--image", "-i") { Description = imageDescription, Required = true };
     readonly Option<FileInfo> _output = new("--output", "-o") { Description = "PNG to write: input | mask | result side by side", DefaultValueFactory = _ => new FileInfo($"{command}.png") };
     readonly Option<FileInfo?> _saveTokens = new("--save-tokens") { Description = "Also write the result's token grid (.safetensors or .txt, as `maskbit tokenize`; `maskbit detokenize` reads it)" };
     readonly Option<ulong> _seed = SharedOptions.Seed("Random seed (same seed, same result)", 42);
@@ -24,7 +26,17 @@ sealed class EditOptions(string command, bool withClass, bool withRegion, bool w
     readonly Option<int> _dilate = new("--dilate") { Description = "Grow the region by this many tokens on every side", DefaultValueFactory = _ => 0 };
     public readonly SamplingFlags Sampling = new("Decoding steps for a whole token grid (num_steps), scaled down to the share to regenerate");
 
-    public void AddTo(Command cmd)
+    /// <summary>The command, with the input image first, then these options, then <paramref name="extra"/>.</summary>
+    public Command Command(string description, params Option[] extra)
+    {
+        var cmd = new Command(command, description);
+        if (imageDescription is not null) cmd.Options.Add(_image);
+        AddTo(cmd);
+        foreach (var o in extra) cmd.Options.Add(o);
+        return cmd;
+    }
+
+    void AddTo(Command cmd)
     {
         Model.AddTo(cmd);
         if (withClass) cmd.Options.Add(_class);
@@ -49,6 +61,16 @@ sealed class EditOptions(string command, bool withClass, bool withRegion, bool w
         if (r.GetValue(_box) is { } box) PixelBox.Parse(box);
     }
 
+    /// <summary>The flags checked (<see cref="CheckFlags"/>), then the model they name.</summary>
+    public MaskBitPipeline Load(ParseResult r)
+    {
+        CheckFlags(r);
+        return Model.Load(r);
+    }
+
+    /// <summary>The <c>--image</c> file: its size and the model's view of it [1, 3, S, S].</summary>
+    public (RgbImage file, Tensor model) ReadImage(ParseResult r, MaskBitPipeline pipeline) => ReadImage(pipeline, r.GetValue(_image)!);
+
     /// <summary>An image file: its size and the model's view of it [1, 3, S, S].</summary>
     public static (RgbImage file, Tensor model) ReadImage(MaskBitPipeline pipeline, FileInfo path) =>
         (Images.Read(path.FullName), pipeline.ReadImages([path.FullName]));
@@ -68,10 +90,12 @@ sealed class EditOptions(string command, bool withClass, bool withRegion, bool w
     public static T WithProgress<T>(string description, int steps, Func<Action<GenerationProgress>, T> work) =>
         Progress.Run(description, steps, advance => work(p => advance((double)steps / (p.Steps * p.Batches))));
 
-    /// <summary>Writes the PNG (rows of [3, H, W] images of one size) and, with --save-tokens, the tokens [B, h, w] (a square grid).</summary>
-    public void Save(ParseResult r, MaskBitPipeline pipeline, IReadOnlyList<IReadOnlyList<Tensor>> rows, Tensor tokens, IReadOnlyList<string> sources)
+    /// <summary>Writes the PNG (rows of [3, H, W] images of one size) and, with --save-tokens, the tokens [B, h, w] (a
+    /// square grid), each row's source named <paramref name="sources"/> (default: the <c>--image</c> file).</summary>
+    public void Save(ParseResult r, MaskBitPipeline pipeline, IReadOnlyList<IReadOnlyList<Tensor>> rows, Tensor tokens, IReadOnlyList<string>? sources = null)
     {
         Images.SaveGrid(Output(r), rows);
+        sources ??= Enumerable.Repeat(r.GetValue(_image)!.FullName, (int)tokens.shape[0]).ToList();
         if (r.GetValue(_saveTokens) is { } file)
             TokenFile.Write(file.FullName, new TokenFile(tokens.reshape(tokens.shape[0], -1), sources, (int)tokens.shape[1], pipeline.CodebookSize));
     }

@@ -15,14 +15,19 @@ sealed class TrainingOptions(string example)
     public readonly Option<long?> StopAt = new("--stop-at") { Description = "Stop (with a checkpoint) after this step, before training.max_train_steps" };
     public readonly Option<string> Device = SharedOptions.Device();
 
-    public void AddTo(Command command)
+    /// <summary>The command with these options, then <paramref name="extra"/>; its action loads the config and runs
+    /// <paramref name="train"/> (see <see cref="Run"/>).</summary>
+    public Command Command(string name, string description, Action<ParseResult, ExperimentConfig, TrainingRunOptions> train, params Option[] extra)
     {
+        var command = new Command(name, description);
         Config.AddTo(command);
-        foreach (var o in new Option[] { Output, StopAt, Device }) command.Options.Add(o);
+        foreach (var o in new Option[] { Output, StopAt, Device }.Concat(extra)) command.Options.Add(o);
+        command.SetAction(r => Run(r, (config, options) => train(r, config, options)));
+        return command;
     }
 
     /// <summary>Loads the config, then runs <paramref name="train"/> with the run options wired to a progress bar.</summary>
-    public int Run(ParseResult r, Action<ExperimentConfig, TrainingRunOptions> train)
+    int Run(ParseResult r, Action<ExperimentConfig, TrainingRunOptions> train)
     {
         var cfg = Config.Require(r);
         var name = cfg.Experiment?.Name ?? throw new ConfigException($"{Config.File(r)!.Name}: experiment.name is missing");
