@@ -41,17 +41,7 @@ public static class EvalTokenizerCommand
             if (resnet18 is null) Console.Error.WriteLine($"maskbit: note: FD_ResNet18 skipped: {EvalWeightOptions.ResNet18Missing}");
 
             using var evaluator = new TokenizerEvaluator((int)pipeline.CodebookSize, inception, lpips, resnet18);
-            Progress.Run($"evaluating on {files.Count} image(s)", files.Count, advance =>
-            {
-                foreach (var chunk in files.Chunk(bs))
-                {
-                    using var scope = NewDisposeScope();
-                    var real = pipeline.ReadImages(chunk);
-                    var (fake, tokens) = pipeline.Reconstruct(real);
-                    evaluator.Update(real.to(pipeline.Device), fake.to(pipeline.Device), tokens);
-                    advance(chunk.Length);
-                }
-            });
+            Progress.Run($"evaluating on {files.Count} image(s)", files.Count, advance => evaluator.Update(pipeline, files, n => advance(n)));
             var result = evaluator.Result();
             var table = new Table().AddColumns("metric", "value");
             foreach (var (key, value) in result.Entries()) table.AddRow(key, value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture));

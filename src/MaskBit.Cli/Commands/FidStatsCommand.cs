@@ -1,8 +1,5 @@
 using System.CommandLine;
 using MaskBit.Evaluation;
-using MaskBit.Imaging;
-using MaskBit.Networks;
-using MaskBit.Training.Losses;
 using static TorchSharp.torch;
 
 namespace MaskBit.Cli.Commands;
@@ -38,31 +35,11 @@ public static class FidStatsCommand
             bool resnet = r.GetValue(network) == "resnet18";
             using var inception = resnet ? null : weights.RequireInception(r, dev);
             using var resnet18 = resnet ? weights.LoadResNet18(r, dev) ?? throw new FileNotFoundException(EvalWeightOptions.ResNet18Missing) : null;
-            using var moments = new FeatureMoments(resnet ? ResNet18Cntk.FeatureDim : 2048);
-            Progress.Run($"{(resnet ? "ResNet-18" : "Inception")} features of {files.Count} image(s)", files.Count, advance =>
-            {
-                foreach (var chunk in files.Chunk(bs))
-                {
-                    using var scope = NewDisposeScope();
-                    // The files' exact pixel values, as reference batches hold them (the tokenizer evaluator's float ->
-                    // uint8 truncation is a quirk of comparing reconstructions, not applied to a dataset).
-                    var images = chunk.Select(f => Images.Read(f)).Select(im => (size is int sz
-                        ? Images.CenterCrop(Images.ResizeShorterSide(im, sz, Interpolation.Bilinear), sz) : im).ToBytes()).ToList();
-                    if (images.Any(t => !t.shape.SequenceEqual(images[0].shape)))
-                        throw new ArgumentException($"images of different sizes in one batch ({string.Join(", ", chunk.Take(3))}...): pass --resolution to crop them to one size");
-                    using var _ = no_grad();
-                    if (resnet18 is not null) moments.Add(resnet18.Embed(stack(images).to(dev).to(float32) / 255));
-                    else
-                    {
-                        using var f = inception!.call(stack(images).to(dev));
-                        moments.Add(f.F2048);
-                    }
-                    advance(chunk.Length);
-                }
-            });
-            using var stats = moments.Statistics();
+            nn.Module features = resnet ? resnet18! : inception!;
+            using var stats = Progress.Run($"{(resnet ? "ResNet-18" : "Inception")} features of {files.Count} image(s)", files.Count, advance =>
+                ReferenceStatistics.Compute(files, features, size, bs, dev, n => advance(n)));
             stats.Save(r.GetValue(output)!.FullName);
-            Console.WriteLine($"wrote {(resnet ? "FD_ResNet18" : "FID")} statistics of {moments.Count} image(s) (mu [{moments.Dim}], sigma [{moments.Dim}, {moments.Dim}]) to {r.GetValue(output)!.FullName}");
+            Console.WriteLine($"wrote {(resnet ? "FD_ResNet18" : "FID")} statistics of {files.Count} image(s) (mu [{stats.Dim}], sigma [{stats.Dim}, {stats.Dim}]) to {r.GetValue(output)!.FullName}");
             return 0;
         });
         return cmd;

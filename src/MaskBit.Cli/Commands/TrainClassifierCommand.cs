@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
-using System.Globalization;
 using MaskBit.Data;
 using MaskBit.Evaluation;
 using MaskBit.Training;
@@ -28,9 +26,6 @@ public static class TrainClassifierCommand
         foreach (var o in new Option[] { data, evalData, output, epochs, batchSize, lr, seed, resolution }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
-            var outDir = r.GetValue(output)!.FullName;
-            if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
-                throw new IOException($"{outDir}: folder exists and is not empty (nothing is overwritten; choose another output)");
             var spec = r.GetValue(data)!;
             var train = Datasets.Open(spec, DataSplit.Train);
             var test = Datasets.Open(r.GetValue(evalData) ?? spec, DataSplit.Eval);
@@ -42,50 +37,14 @@ public static class TrainClassifierCommand
                 Seed = r.GetValue(seed),
                 Resolution = CliChecks.Positive(r.GetValue(resolution), "--resolution"),
             };
-            var clock = Stopwatch.StartNew();
-            var log = new List<string>();
+            var outDir = r.GetValue(output)!.FullName;
+            var commandLine = "maskbit " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
             long total = (long)options.Epochs * (train.Count / options.BatchSize);
-            double accuracy = double.NaN;
-            using var model = Progress.Run($"training the classifier on {train.Count:N0} images", total, advance =>
-                ClassifierTrainer.Train(train, test, options, out accuracy, line => { log.Add(line); Console.WriteLine(line); }, (_, _) => advance(1)));
-            var minutes = clock.Elapsed.TotalMinutes;
-            ClassifierFolder.Save(outDir, model, train.ClassNames, Card(Environment.GetCommandLineArgs(), train, test, options, accuracy, minutes, log));
-            Console.WriteLine($"test accuracy {accuracy:P2} on {test.Count:N0} images ({minutes:F1} min); wrote {outDir}");
+            var result = Progress.Run($"training the classifier on {train.Count:N0} images", total, advance =>
+                ClassifierTrainer.TrainToFolder(train, test, options, outDir, commandLine, Console.WriteLine, (_, _) => advance(1)));
+            Console.WriteLine($"test accuracy {result.Accuracy:P2} on {test.Count:N0} images ({result.Minutes:F1} min); wrote {outDir}");
             return 0;
         });
         return cmd;
-    }
-
-    static string Card(string[] args, IImageDataset train, IImageDataset test, ClassifierTrainingOptions o, double accuracy, double minutes, List<string> log)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        bool fashion = train is IdxDataset;
-        string[] lines =
-        [
-            $"# Sample classifier ({train.ClassNames.Count} classes, {o.Resolution}x{o.Resolution})",
-            "",
-            "The small CNN (`SampleClassifier`) that `maskbit score` uses to judge class-conditional samples: accuracy against",
-            "the requested class, and a Fréchet distance on its 128-d penultimate features.",
-            "",
-            "## Data",
-            fashion ? "Fashion-MNIST (Zalando SE, MIT licence: https://github.com/zalandoresearch/fashion-mnist), from Debian's `dataset-fashion-mnist`." : $"Training: {train.Source}.",
-            $"{train.Count:N0} training images (resized to {o.Resolution}x{o.Resolution}, bilinear; random horizontal flips); accuracy on the {test.Count:N0} images of {test.Source}.",
-            "",
-            "## Training",
-            "```bash",
-            "maskbit " + string.Join(' ', args.Skip(1).Select(a => a.Contains(' ') ? $"\"{a}\"" : a)),
-            "```",
-            string.Create(inv, $"{o.Epochs} epochs, batch {o.BatchSize}, AdamW (lr {o.LearningRate}, weight decay {o.WeightDecay}), cosine schedule after {o.WarmupSteps} warm-up steps, seed {o.Seed}."),
-            string.Create(inv, $"{minutes:F1} minutes on {MachineInfo.Describe()} (CPU libtorch, fp32)."),
-            "",
-            "## Metrics",
-            string.Create(inv, $"Test accuracy **{accuracy:P2}**."),
-            "",
-            "```",
-            .. log,
-            "```",
-            "",
-        ];
-        return string.Join('\n', lines);
     }
 }

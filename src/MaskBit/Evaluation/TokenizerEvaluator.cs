@@ -1,5 +1,6 @@
 using System.Globalization;
 using MaskBit.Networks;
+using MaskBit.Pipeline;
 using MaskBit.Training.Losses;
 
 namespace MaskBit.Evaluation;
@@ -52,6 +53,23 @@ public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? ince
     double _mae, _mse, _psnr, _ssim, _lpips;
 
     public long NumExamples { get; private set; }
+
+    /// <summary>
+    /// The original's <c>eval_tokenizer.py</c> loop (fidelity 7.5): <paramref name="files"/> in batches of the pipeline's
+    /// <see cref="MaskBitPipeline.BatchSize"/>, each read with its evaluation transform, reconstructed and added;
+    /// <paramref name="onImages"/> after each batch with its size.
+    /// </summary>
+    public void Update(MaskBitPipeline pipeline, IReadOnlyList<string> files, Action<int>? onImages = null)
+    {
+        foreach (var chunk in files.Chunk(pipeline.BatchSize))
+        {
+            using var scope = NewDisposeScope();
+            var real = pipeline.ReadImages(chunk);
+            var (fake, tokens) = pipeline.Reconstruct(real);
+            Update(real.to(pipeline.Device), fake.to(pipeline.Device), tokens);
+            onImages?.Invoke(chunk.Length);
+        }
+    }
 
     /// <summary>
     /// real, fake: [B, 3, H, W], clamped to [0, 1] here (the original's callers clamp before updating);

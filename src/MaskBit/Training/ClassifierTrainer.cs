@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using MaskBit.Data;
 using MaskBit.Evaluation;
 
@@ -25,6 +27,60 @@ public sealed record ClassifierTrainingOptions
 /// </summary>
 public static class ClassifierTrainer
 {
+    /// <summary>What <see cref="TrainToFolder"/> reached: the test accuracy and the minutes it took.</summary>
+    public sealed record Result(double Accuracy, double Minutes);
+
+    /// <summary>
+    /// Trains (<see cref="Train"/>) and writes the classifier folder <paramref name="outDir"/> (atomically; an existing
+    /// non-empty folder is refused before any work) with its card: the data, <paramref name="commandLine"/>, the
+    /// settings, the time and machine, the test accuracy and the log.
+    /// </summary>
+    public static Result TrainToFolder(IImageDataset train, IImageDataset test, ClassifierTrainingOptions o, string outDir, string commandLine,
+        Action<string>? log = null, Action<long, long>? onStep = null, CancellationToken cancellationToken = default)
+    {
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+            throw new IOException($"{outDir}: folder exists and is not empty (nothing is overwritten; choose another output)");
+        var clock = Stopwatch.StartNew();
+        var lines = new List<string>();
+        using var model = Train(train, test, o, out double accuracy, line => { lines.Add(line); log?.Invoke(line); }, onStep, cancellationToken);
+        var result = new Result(accuracy, clock.Elapsed.TotalMinutes);
+        ClassifierFolder.Save(outDir, model, train.ClassNames, Card(commandLine, train, test, o, result, lines));
+        return result;
+    }
+
+    static string Card(string commandLine, IImageDataset train, IImageDataset test, ClassifierTrainingOptions o, Result result, List<string> log)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        bool fashion = train is IdxDataset;
+        string[] lines =
+        [
+            $"# Sample classifier ({train.ClassNames.Count} classes, {o.Resolution}x{o.Resolution})",
+            "",
+            "The small CNN (`SampleClassifier`) that `maskbit score` uses to judge class-conditional samples: accuracy against",
+            "the requested class, and a Fréchet distance on its 128-d penultimate features.",
+            "",
+            "## Data",
+            fashion ? "Fashion-MNIST (Zalando SE, MIT licence: https://github.com/zalandoresearch/fashion-mnist), from Debian's `dataset-fashion-mnist`." : $"Training: {train.Source}.",
+            $"{train.Count:N0} training images (resized to {o.Resolution}x{o.Resolution}, bilinear; random horizontal flips); accuracy on the {test.Count:N0} images of {test.Source}.",
+            "",
+            "## Training",
+            "```bash",
+            commandLine,
+            "```",
+            string.Create(inv, $"{o.Epochs} epochs, batch {o.BatchSize}, AdamW (lr {o.LearningRate}, weight decay {o.WeightDecay}), cosine schedule after {o.WarmupSteps} warm-up steps, seed {o.Seed}."),
+            string.Create(inv, $"{result.Minutes:F1} minutes on {MachineInfo.Describe()} (CPU libtorch, fp32)."),
+            "",
+            "## Metrics",
+            string.Create(inv, $"Test accuracy **{result.Accuracy:P2}**."),
+            "",
+            "```",
+            .. log,
+            "```",
+            "",
+        ];
+        return string.Join('\n', lines);
+    }
+
     /// <summary>The trained classifier (eval mode); <paramref name="testAccuracy"/> is its accuracy on <paramref name="test"/>
     /// after the last epoch.</summary>
     public static SampleClassifier Train(IImageDataset train, IImageDataset test, ClassifierTrainingOptions o, out double testAccuracy,
