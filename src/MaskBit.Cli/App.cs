@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MaskBit.Cli.Commands;
+using MaskBit.Distributed;
 
 namespace MaskBit.Cli;
 
@@ -58,17 +59,27 @@ public static class App
         return [.. result];
     }
 
-    /// <summary>Runs the command line; every failure ends as one line on stderr and exit code 1.</summary>
+    /// <summary>Runs the command line; every failure ends as one line on stderr and exit code 1 (under an MPI launcher,
+    /// the failing rank ends the whole job, whose other ranks would otherwise wait in a collective).</summary>
     public static int Run(string[] args)
     {
         MaskBit.Native.NativeLibraryFix.EnsureLoadable();
+        int code = RunCommand(args);
+        if (code != 0 && ProcessGroup.LaunchedSize() > 1) ProcessGroup.World.Abort(code);
+        return code;
+    }
+
+    static int RunCommand(string[] args)
+    {
         var parsed = Build().Parse(OriginalStyleOverrides(args));
         // Usage errors (unknown command, missing argument) end like every other error: one line, exit 1.
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
             return CliErrors.Fail($"{string.Join("; ", parsed.Errors.Select(e => e.Message))} (see maskbit {parsed.CommandResult.Command.Name} --help)");
         return CliErrors.Run(() =>
         {
+            var group = ProcessGroup.World; // joins the launcher's job, if any, before any work
             if (parsed.GetValue<int?>(ThreadsOption) is int threads) TorchSharp.torch.set_num_threads(CliChecks.Positive(threads, ThreadsOption));
+            else if (group.LocalSize > 1) TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / group.LocalSize)); // the cores, shared
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         });
     }

@@ -1,8 +1,10 @@
+using MaskBit.Distributed;
 using Spectre.Console;
 
 namespace MaskBit.Cli;
 
-/// <summary>A progress bar with rate and ETA (Spectre.Console) around a unit of work.</summary>
+/// <summary>A progress bar with rate and ETA (Spectre.Console) around a unit of work. Under an MPI launcher only
+/// rank 0 draws bars: the other ranks run the same work silently.</summary>
 static class Progress
 {
     public static void Run(string description, double total, Action<Action<double>> work) =>
@@ -14,27 +16,29 @@ static class Progress
 
     /// <summary>Work whose size it finds out itself: <c>report(done, total)</c>.</summary>
     public static T Run<T>(string description, Func<Action<long, long>, T> work) =>
-        Start(ctx =>
+        Start(add =>
         {
-            var task = ctx.AddTask(Markup.Escape(description), maxValue: 1);
-            return work((done, total) => { task.MaxValue = total; task.Value = done; });
+            var task = add(description, 1);
+            return work((done, total) => { if (task is null) return; task.MaxValue = total; task.Value = done; });
         });
 
     /// <summary>Work of several phases, a bar each: <c>advance(phase, n)</c>.</summary>
     public static T Run<T>(IReadOnlyList<(string Description, double Total)> phases, Func<Action<int, double>, T> work) =>
-        Start(ctx =>
+        Start(add =>
         {
-            var tasks = phases.Select(p => ctx.AddTask(Markup.Escape(p.Description), maxValue: p.Total)).ToList();
-            return work((phase, n) => tasks[phase].Increment(n));
+            var tasks = phases.Select(p => add(p.Description, p.Total)).ToList();
+            return work((phase, n) => tasks[phase]?.Increment(n));
         });
 
-    static T Start<T>(Func<ProgressContext, T> work) =>
-        AnsiConsole.Progress()
+    /// <summary>Runs <paramref name="work"/> with a function that adds a bar (null where none is drawn).</summary>
+    static T Start<T>(Func<Func<string, double, ProgressTask?>, T> work) => !ProcessGroup.World.IsMain
+        ? work((_, _) => null)
+        : AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
                 new TransferSpeedlessRateColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-            .Start(work);
+            .Start(ctx => work((description, total) => ctx.AddTask(Markup.Escape(description), maxValue: total)));
 
     /// <summary>"N.NN it/s" column.</summary>
     sealed class TransferSpeedlessRateColumn : ProgressColumn
