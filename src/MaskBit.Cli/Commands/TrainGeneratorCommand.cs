@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MaskBit.Distributed;
 using MaskBit.Pipeline;
 using MaskBit.Training;
 
@@ -21,7 +22,7 @@ public static class TrainGeneratorCommand
                 var tokenizerPath = r.GetValue(tokenizer) ?? config.Experiment?.VqganCheckpoint
                     ?? throw new ArgumentException("no tokenizer: pass --tokenizer or set experiment.vqgan_checkpoint");
                 var run = GeneratorTrainer.Run(config, options, tokenizerPath);
-                if (RunExport.Write(config, tokenizerPath, run, options.Device) is { } exported) options.OnLog?.Invoke(exported);
+                if (ProcessGroup.World.IsMain && RunExport.Write(config, tokenizerPath, run, options.Device) is { } exported) options.OnLog?.Invoke(exported);
             }, tokenizer);
     }
 }

@@ -45,7 +45,7 @@ sealed class TrainingOptions(string example)
                 OnLog = line => AnsiConsole.MarkupLine(Markup.Escape(line)),
             });
         });
-        Console.WriteLine($"run folder: {Path.GetFullPath(dir)}");
+        if (MaskBit.Distributed.ProcessGroup.World.IsMain) Console.WriteLine($"run folder: {Path.GetFullPath(dir)}");
         return 0;
     }
 }

@@ -76,11 +76,55 @@ public sealed unsafe class ProcessGroup
         OnHost(t, (data, count, type) => _mpi.Check(_mpi.Allreduce(Mpi.InPlace, data, count, type, _mpi.OpSum, _mpi.CommWorld), "MPI_Allreduce"));
     }
 
+    /// <summary>
+    /// Averages the tensors over the processes, in place, packed into flat buckets of at most
+    /// <paramref name="bucketElements"/> elements (one call per bucket, not per tensor): gradients after the last
+    /// micro-batch, before clipping. Tensors of one bucket share a dtype and device.
+    /// </summary>
+    public void AllReduceMean(IEnumerable<Tensor> tensors, long bucketElements = 1 << 22)
+    {
+        if (_mpi is null) return;
+        using var _ = no_grad();
+        using var size = ((double)Size).ToScalar();
+        var bucket = new List<Tensor>();
+        long elements = 0;
+        void Flush()
+        {
+            if (bucket.Count == 0) return;
+            using var scope = NewDisposeScope();
+            var flat = cat(bucket.Select(t => t.reshape(-1)).ToList(), 0); // a copy, contiguous
+            AllReduceSum(flat);
+            flat.div_(size);
+            long offset = 0;
+            foreach (var t in bucket)
+            {
+                t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
+                offset += t.numel();
+            }
+            bucket.Clear();
+            elements = 0;
+        }
+        foreach (var t in tensors)
+        {
+            if (bucket.Count > 0 && (elements + t.numel() > bucketElements || t.dtype != bucket[0].dtype || t.device_type != bucket[0].device_type || t.device_index != bucket[0].device_index)) Flush();
+            bucket.Add(t);
+            elements += t.numel();
+        }
+        Flush();
+    }
+
     /// <summary>Copies rank <paramref name="root"/>'s <paramref name="t"/> into every process's, in place.</summary>
     public void Broadcast(Tensor t, int root = 0)
     {
         if (_mpi is null) return;
         OnHost(t, (data, count, type) => _mpi.Check(_mpi.Bcast(data, count, type, root, _mpi.CommWorld), "MPI_Bcast"));
+    }
+
+    /// <summary>Copies rank 0's tensors into every process's (parameters and buffers at the start of a run).</summary>
+    public void Broadcast(IEnumerable<Tensor> tensors)
+    {
+        if (_mpi is null) return;
+        foreach (var t in tensors) Broadcast(t);
     }
 
     /// <summary>Sums the values over the processes (metrics, counts), in place.</summary>
@@ -129,7 +173,7 @@ public sealed unsafe class ProcessGroup
         public IntPtr CommWorld { get; }
         public IntPtr OpSum { get; }
         public IntPtr Double { get; }
-        readonly IntPtr _float, _int64, _byte;
+        readonly IntPtr _float, _int32, _int64, _byte;
         readonly delegate* unmanaged<int*, IntPtr, int, int*, int> _initThread;
         readonly delegate* unmanaged<IntPtr, int*, int> _commRank, _commSize;
         public readonly delegate* unmanaged<IntPtr, IntPtr, int, IntPtr, IntPtr, IntPtr, int> Allreduce;
@@ -147,6 +191,7 @@ public sealed unsafe class ProcessGroup
             OpSum = Export("ompi_mpi_op_sum");
             Double = Export("ompi_mpi_double");
             _float = Export("ompi_mpi_float");
+            _int32 = Export("ompi_mpi_int32_t");
             _int64 = Export("ompi_mpi_int64_t");
             _byte = Export("ompi_mpi_byte");
             _initThread = (delegate* unmanaged<int*, IntPtr, int, int*, int>)Export("MPI_Init_thread");
@@ -196,9 +241,10 @@ public sealed unsafe class ProcessGroup
         {
             ScalarType.Float32 => _float,
             ScalarType.Float64 => Double,
+            ScalarType.Int32 => _int32,
             ScalarType.Int64 => _int64,
-            ScalarType.Byte => _byte,
-            _ => throw new ArgumentException($"MPI collectives of {dtype} tensors are not supported (float32, float64, int64, uint8)"),
+            ScalarType.Byte or ScalarType.Bool => _byte, // bool: one byte a value (broadcasts; a sum is meaningless)
+            _ => throw new ArgumentException($"MPI collectives of {dtype} tensors are not supported (float32, float64, int32, int64, uint8, bool)"),
         };
 
         public void Check(int code, string call)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MaskBit.Config;
 using MaskBit.Data;
+using MaskBit.Distributed;
 using MaskBit.Generation;
 using MaskBit.Imaging;
 using MaskBit.Tokenizer;
@@ -33,7 +34,8 @@ public static class GeneratorTrainer
         var vq = config.Model?.VqModel ?? throw new ConfigException("model.vq_model: missing (the frozen tokenizer)");
         var mlm = config.Model.MlmModel ?? throw new ConfigException("model.mlm_model: missing");
         var device = options.Device ?? CPU;
-        int seed = training.Seed ?? Random.Shared.Next();
+        var group = ProcessGroup.World;
+        int seed = DataParallel.SharedSeed(training.Seed, group);
         int imageSize = config.Resolution;
 
         // Everything that can be wrong with the inputs fails here, before the first step.
@@ -47,18 +49,20 @@ public static class GeneratorTrainer
         using var run = new RunFolder(options.OutputDir, config);
         void Log(string message)
         {
-            var line = run.Log(message); // written whether or not anyone listens (?. would skip the argument too)
-            options.OnLog?.Invoke(line);
+            // Written whether or not anyone listens (?. would skip the argument too); null in ranks other than 0.
+            if (run.Log(message) is { } line) options.OnLog?.Invoke(line);
         }
         using var state = new GeneratorTraining(config, model);
 
         var position = run.Start(experiment, state.LoadWeights, state.Load, Log);
+        DataParallel.BroadcastState(group, model, state.Ema);
         long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
-        Log($"training {model.parameters().Sum(p => p.numel()):N0}-parameter generator from step {state.GlobalStep} to {maxSteps} on {source.Describe}; batch {training.PerGpuBatchSize}");
+        int globalBatch = training.PerGpuBatchSize * group.Size;
+        Log($"training {model.parameters().Sum(p => p.numel()):N0}-parameter generator from step {state.GlobalStep} to {maxSteps} on {source.Describe}; batch {DataParallel.DescribeBatch(training.PerGpuBatchSize, group)}");
 
         var clock = Stopwatch.StartNew();
         long imagesSinceLog = 0;
-        using var batches = source.Batches(training.PerGpuBatchSize, seed, position).GetEnumerator();
+        using var batches = source.Batches(globalBatch, seed, position).GetEnumerator();
         while (state.GlobalStep < maxSteps)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -68,8 +72,8 @@ public static class GeneratorTrainer
             // The step's draws (masks, label drops; dropout from the global generator) come from the seed and the step
             // alone, so a resumed run needs no saved generator state to continue exactly.
             using var rng = new torch.Generator((ulong)Seeds.Mix(seed, state.GlobalStep, MaskingSalt));
-            manual_seed(Seeds.Mix(seed, state.GlobalStep, DropoutSalt));
-            var logs = state.Step(tokens.to(device), labels.to(device), rng);
+            manual_seed(DataParallel.RankSeed(seed, group, state.GlobalStep, DropoutSalt));
+            var logs = state.Step(tokens.to(device), labels.to(device), rng, group);
             long step = state.GlobalStep;
             imagesSinceLog += tokens.shape[0];
             double rate = imagesSinceLog / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
@@ -83,12 +87,13 @@ public static class GeneratorTrainer
                 clock.Restart();
                 imagesSinceLog = 0;
             }
-            if (step % experiment.GenerateEvery == 0)
+            if (step % experiment.GenerateEvery == 0 && run.Writes)
                 Ema.WithShadowWeights(state.Ema, () => SaveSamples(config, state, tokenizer, source.ClassNames, run, step, seed, device));
-            if (step % experiment.EvalEvery == 0)
+            if (step % experiment.EvalEvery == 0 && run.Writes)
                 Ema.WithShadowWeights(state.Ema, () => Evaluate(config, state, tokenizer, run, step, seed, device, Log));
             if (step % experiment.SaveEvery == 0 || step == maxSteps)
             {
+                DataParallel.CheckInSync(group, model, state.Ema, step);
                 var saved = run.SaveCheckpoint(new CheckpointMetadata(step, next.Epoch, next.Batch), state.Save);
                 Log($"saved {saved}");
             }

@@ -1,4 +1,5 @@
 using MaskBit.Config;
+using MaskBit.Distributed;
 using MaskBit.Generation;
 using MaskBit.Interop;
 
@@ -41,13 +42,27 @@ public sealed class GeneratorTraining : IDisposable
     /// tokens, masks elements with the training schedule and drops labels with probability <c>class_label_dropout</c>,
     /// drawing from <paramref name="rng"/>, then <see cref="Step(Tensor, Tensor, Tensor, Tensor, Tensor)"/>.
     /// </summary>
-    public Dictionary<string, double> Step(Tensor tokens, Tensor labels, torch.Generator rng)
+    public Dictionary<string, double> Step(Tensor tokens, Tensor labels, torch.Generator rng) => Step(tokens, labels, rng, ProcessGroup.Single);
+
+    /// <summary>
+    /// The same as one process of <paramref name="group"/>: <paramref name="tokens"/> and <paramref name="labels"/> are
+    /// the global batch, whose masks and label drops every process draws alike; each process then trains on its slice
+    /// of rows (<see cref="Shard.Range"/>), and the gradients are averaged, so N processes compute what one process
+    /// computes on the whole batch (dropout aside: each process draws its own).
+    /// </summary>
+    public Dictionary<string, double> Step(Tensor tokens, Tensor labels, torch.Generator rng, ProcessGroup group)
     {
         using var scope = NewDisposeScope();
         int codebookSize = 1 << Model.Bits;
         var split = Factorization.Split(tokens, codebookSize, Model.Splits);                       // [B, N, m]
         var (masked, masks) = Masking.GetMaskTokens(split, Model.MaskToken, _mlm.TrainMaskScheduleStrategy, rng);
-        return Step(split, masked, masks, labels, DrawLabelDrops(tokens.shape[0], rng).to(tokens.device));
+        var drops = DrawLabelDrops(tokens.shape[0], rng).to(tokens.device);                          // [B]
+        if (!group.IsDistributed) return Step(split, masked, masks, labels, drops);
+        if (tokens.shape[0] % group.Size != 0)
+            throw new ArgumentException($"a global batch of {tokens.shape[0]} does not split into {group.Size} equal parts");
+        var (start, end) = new Shard(group.Rank, group.Size).Range(tokens.shape[0]);
+        Tensor Rows(Tensor t) => t.narrow(0, start, end - start);
+        return Step(Rows(split), Rows(masked), Rows(masks), Rows(labels), Rows(drops), group);
     }
 
     /// <summary>The original's <c>drop_label_mask = rand(B) &lt; class_label_dropout</c>: [B] bool, true = train this
@@ -59,26 +74,35 @@ public sealed class GeneratorTraining : IDisposable
     /// [B, N, m], labels [B] int64, drop_label_mask [B] bool. Returns the loss terms the original logs, the rate and the
     /// gradient norm before clipping.
     /// </summary>
-    public Dictionary<string, double> Step(Tensor splitTokens, Tensor maskedTokens, Tensor masks, Tensor labels, Tensor dropLabelMask)
+    public Dictionary<string, double> Step(Tensor splitTokens, Tensor maskedTokens, Tensor masks, Tensor labels, Tensor dropLabelMask) =>
+        Step(splitTokens, maskedTokens, masks, labels, dropLabelMask, ProcessGroup.Single);
+
+    /// <summary>The same on this process's rows of a global batch: gradients and the logged losses are averaged over
+    /// <paramref name="group"/> (equal rows per process, so the mean of the means is the batch's mean).</summary>
+    Dictionary<string, double> Step(Tensor splitTokens, Tensor maskedTokens, Tensor masks, Tensor labels, Tensor dropLabelMask, ProcessGroup group)
     {
         using var scope = NewDisposeScope();
         Model.train();
         var logits = Model.forward(maskedTokens, labels, dropLabelMask.to(ScalarType.Bool));
         var loss = Loss.Forward(logits, splitTokens, masks.to(ScalarType.Bool));
         loss.Loss.backward();
-        var parameters = Optimizer.Parameters.Select(p => p.Param);
+        var parameters = Optimizer.Parameters.Select(p => p.Param).ToList();
+        group.AllReduceMean(parameters.Where(p => p.grad is not null).Select(p => p.grad!));
         double gradNorm = _training.MaxGradNorm is double max ? GradClip.ClipGradNorm(parameters, max) : GradClip.GradNorm(parameters);
         double rate = Schedule.LearningRate(GlobalStep);
         Optimizer.Step(rate);
         Optimizer.ZeroGrad();
         Ema?.Step();
         GlobalStep++;
+        // Each process's means, averaged over the processes (the masked-token terms: a mean of the processes' means).
+        double[] terms = [loss.Loss.item<float>(), loss.CorrectTokens.item<float>(), loss.MaskedTokenLoss.item<float>(), loss.MaskedCorrectTokens.item<float>()];
+        group.AllReduceSum(terms);
         return new Dictionary<string, double>
         {
-            ["loss"] = loss.Loss.item<float>(),
-            ["correct_tokens"] = loss.CorrectTokens.item<float>(),
-            ["masked_token_loss"] = loss.MaskedTokenLoss.item<float>(),
-            ["masked_correct_tokens"] = loss.MaskedCorrectTokens.item<float>(),
+            ["loss"] = terms[0] / group.Size,
+            ["correct_tokens"] = terms[1] / group.Size,
+            ["masked_token_loss"] = terms[2] / group.Size,
+            ["masked_correct_tokens"] = terms[3] / group.Size,
             ["lr"] = rate,
             ["grad_norm"] = gradNorm,
         };

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MaskBit.Config;
+using MaskBit.Distributed;
 using MaskBit.Imaging;
 using MaskBit.Interop;
 
@@ -24,13 +25,24 @@ public sealed class RunFolder : IDisposable
     const string Prefix = "checkpoint-";
 
     public string Path { get; }
-    readonly StreamWriter _log;
+    /// <summary>Whether this process writes the folder: rank 0 of a job (the others read checkpoints and wait).</summary>
+    public bool Writes => _group.IsMain;
+    readonly ProcessGroup _group;
+    readonly StreamWriter? _log;
     readonly Lazy<TorchSharp.Modules.SummaryWriter> _tensorboard;
 
-    /// <summary>Opens (or creates) the run folder for <paramref name="config"/>; refuses a folder holding another model.</summary>
-    public RunFolder(string path, ExperimentConfig config)
+    /// <summary>Opens (or creates) the run folder for <paramref name="config"/>; refuses a folder holding another model.
+    /// Every process of <paramref name="group"/> (default: this job's) opens it; rank 0 alone creates and writes it.</summary>
+    public RunFolder(string path, ExperimentConfig config, ProcessGroup? group = null)
     {
+        _group = group ?? ProcessGroup.World;
         Path = System.IO.Path.GetFullPath(path);
+        _tensorboard = new(() => torch.utils.tensorboard.SummaryWriter(System.IO.Path.Combine(Path, "logs")));
+        if (!Writes)
+        {
+            _group.Barrier(); // rank 0 has made the folder
+            return;
+        }
         if (File.Exists(Path)) throw new IOException($"{path}: is a file, expected a run folder");
         Directory.CreateDirectory(Path);
         var configPath = System.IO.Path.Combine(Path, ConfigFile);
@@ -43,22 +55,28 @@ public sealed class RunFolder : IDisposable
         }
         else ConfigWriter.Save(config, configPath);
         _log = new StreamWriter(new FileStream(System.IO.Path.Combine(Path, LogFile), FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
-        _tensorboard = new(() => torch.utils.tensorboard.SummaryWriter(System.IO.Path.Combine(Path, "logs")));
+        _group.Barrier();
     }
 
-    /// <summary>Appends a time-stamped line to <c>log.txt</c> (the original's format) and returns it.</summary>
-    public string Log(string message)
+    /// <summary>Appends a time-stamped line to <c>log.txt</c> (the original's format) and returns it; null in a process
+    /// that does not write the folder.</summary>
+    public string? Log(string message)
     {
+        if (_log is null) return null;
         var line = $"[{DateTime.Now:MM/dd HH:mm:ss}] {message}";
         _log.WriteLine(line);
         return line;
     }
 
-    public void Scalar(string tag, double value, long step) => _tensorboard.Value.add_scalar(tag, (float)value, (int)step);
+    public void Scalar(string tag, double value, long step)
+    {
+        if (Writes) _tensorboard.Value.add_scalar(tag, (float)value, (int)step);
+    }
 
     /// <summary>An image [3, H, W] in [0, 1] to TensorBoard.</summary>
     public void Image(string tag, Tensor image, long step)
     {
+        if (!Writes) return;
         // add_img(tag, tensor, step)'s conversion (CHW -> HWC, * 255, clip, uint8, PNG) with kept Scalars, then its file overload.
         byte[] png;
         using (NewDisposeScope())
@@ -83,6 +101,18 @@ public sealed class RunFolder : IDisposable
     public string SaveCheckpoint(CheckpointMetadata metadata, Action<string> write)
     {
         var final = CheckpointPath(metadata.GlobalStep);
+        if (!Writes)
+        {
+            _group.Barrier(); // rank 0 has written it
+            return final;
+        }
+        Write(final, metadata, write);
+        _group.Barrier(); // (a failure ends the job instead: App aborts it)
+        return final;
+    }
+
+    void Write(string final, CheckpointMetadata metadata, Action<string> write)
+    {
         if (Directory.Exists(final)) throw new IOException($"{final}: exists (nothing is overwritten)");
         var temp = System.IO.Path.Combine(Path, $".{Prefix}{metadata.GlobalStep}.{Guid.NewGuid():N}.tmp");
         Directory.CreateDirectory(temp);
@@ -95,7 +125,6 @@ public sealed class RunFolder : IDisposable
             }));
             FileDigests.Write(temp);
             Directory.Move(temp, final);
-            return final;
         }
         finally
         {
@@ -172,6 +201,15 @@ public sealed class RunFolder : IDisposable
     /// </summary>
     public Data.LoaderPosition Start(ExperimentSettings experiment, Action<string> loadWeights, Action<string, long, bool> load, Action<string> log)
     {
+        // Rank 0 first: it alone moves damaged checkpoints aside; the others then find the checkpoint it chose.
+        if (!Writes) _group.Barrier();
+        var position = StartHere(experiment, loadWeights, load, log);
+        if (Writes) _group.Barrier();
+        return position;
+    }
+
+    Data.LoaderPosition StartHere(ExperimentSettings experiment, Action<string> loadWeights, Action<string, long, bool> load, Action<string> log)
+    {
         if (!string.IsNullOrEmpty(experiment.InitWeight))
         {
             loadWeights(experiment.InitWeight);
@@ -195,6 +233,6 @@ public sealed class RunFolder : IDisposable
 
     public void Dispose()
     {
-        _log.Dispose(); // the TensorBoard writer flushes each event as it is added
+        _log?.Dispose(); // the TensorBoard writer flushes each event as it is added
     }
 }

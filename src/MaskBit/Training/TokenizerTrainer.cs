@@ -34,8 +34,8 @@ public static class TokenizerTrainer
         using var run = new RunFolder(options.OutputDir, config);
         void Log(string message)
         {
-            var line = run.Log(message); // written whether or not anyone listens (?. would skip the argument too)
-            options.OnLog?.Invoke(line);
+            // Written whether or not anyone listens (?. would skip the argument too); null in ranks other than 0.
+            if (run.Log(message) is { } line) options.OnLog?.Invoke(line);
         }
         using var state = new TokenizerTraining(config, perceptual, device);
 

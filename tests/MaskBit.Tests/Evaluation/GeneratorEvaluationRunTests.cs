@@ -1,3 +1,4 @@
+using MaskBit.Distributed;
 using MaskBit.Evaluation;
 
 namespace MaskBit.Tests.Evaluation;
