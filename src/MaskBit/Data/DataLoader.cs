@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using MaskBit.Config;
+using MaskBit.Distributed;
 using MaskBit.Imaging;
 
 namespace MaskBit.Data;
@@ -30,6 +31,10 @@ public sealed record LoaderOptions
     /// <summary>Data parallelism: this process's rank and the number of processes; each rank reads its own slice.</summary>
     public int Rank { get; init; }
     public int WorldSize { get; init; } = 1;
+    /// <summary>Data parallelism by rows: this process's part of every batch of <see cref="BatchSize"/> (then the global
+    /// batch), the other rows not read. The parts of all processes are, row for row, the batches one process reads
+    /// (same order, same augmentation draws), so N processes see what one sees.</summary>
+    public Shard Rows { get; init; } = Shard.Whole;
     /// <summary>With tar shards in training: &gt; 0 gives the original's order (shards drawn with replacement, their
     /// samples through a shuffle buffer of this size); 0 a full permutation per epoch. Ignored for other data sets.</summary>
     public int ShuffleBufferSize { get; init; }
@@ -116,21 +121,22 @@ public sealed class DataLoader : IDisposable
     /// <c>training.per_gpu_batch_size</c>, seed <c>training.seed</c> (unseeded when null), workers
     /// <c>dataset.params.num_workers_per_gpu</c>, <c>shuffle_buffer_size</c>, transform from
     /// <c>dataset.preprocessing</c>, channels from <c>model.vq_model.num_channels</c>.</summary>
-    public static DataLoader FromConfig(ExperimentConfig config, DataSplit split, LoaderPosition start = default, int rank = 0, int worldSize = 1)
+    /// <param name="batchSize">Examples per batch; default <c>training.per_gpu_batch_size</c>.</param>
+    /// <param name="rows">This process's rows of every batch (<see cref="LoaderOptions.Rows"/>).</param>
+    public static DataLoader FromConfig(ExperimentConfig config, DataSplit split, LoaderPosition start = default, int? batchSize = null, Shard? rows = null)
     {
         var dataset = Datasets.FromConfig(config, split);
         var p = config.Dataset!.Params!;
         var training = config.Training ?? new TrainingConfig();
         var options = new LoaderOptions
         {
-            BatchSize = training.PerGpuBatchSize,
+            BatchSize = batchSize ?? training.PerGpuBatchSize,
             Train = split == DataSplit.Train,
             Seed = training.Seed ?? Random.Shared.Next(),
             Workers = p.NumWorkersPerGpu,
             ShuffleBufferSize = p.ShuffleBufferSize,
             Channels = config.Model?.VqModel?.NumChannels ?? 3,
-            Rank = rank,
-            WorldSize = worldSize,
+            Rows = rows ?? Shard.Whole,
         };
         return new DataLoader(dataset, ImageTransform.FromConfig(config.Dataset.Preprocessing ?? new(), split == DataSplit.Train), options, start);
     }
@@ -187,15 +193,18 @@ public sealed class DataLoader : IDisposable
     Prepared Build(LoaderPosition position, int[] order)
     {
         int s = _transform.Resolution, c = _options.Channels, plane = s * s;
-        int begin = position.Batch * _options.BatchSize, n = Math.Min(_options.BatchSize, _perRank - begin);
-        var pixels = new byte[n * c * plane]; // [B, C, S, S]
+        int begin = position.Batch * _options.BatchSize, size = Math.Min(_options.BatchSize, _perRank - begin);
+        var (first, end) = _options.Rows.Range(size);
+        int n = (int)(end - first);
+        var pixels = new byte[n * c * plane]; // [B, C, S, S]: this process's rows
         var labels = new long[n];
         var keys = new string[n];
         for (int j = 0; j < n; j++)
         {
             _stop.Token.ThrowIfCancellationRequested();
-            var example = _dataset.Get(order[begin + j]);
-            var image = _transform.Apply(example.Image, new Random(Seeds.Mix(_options.Seed, position.Epoch, _options.Rank, begin + j)));
+            int row = begin + (int)first + j;
+            var example = _dataset.Get(order[row]);
+            var image = _transform.Apply(example.Image, new Random(Seeds.Mix(_options.Seed, position.Epoch, _options.Rank, row)));
             Pack(image, pixels.AsSpan(j * c * plane, c * plane), c);
             labels[j] = example.Label;
             keys[j] = example.Key;

@@ -40,7 +40,7 @@ sealed class TokenSource : IDisposable
             foreach (var b in _cache.Batches(batchSize, seed, start)) yield return b;
             yield break;
         }
-        using var loader = DataLoader.FromConfig(_config, _split, start);
+        using var loader = DataLoader.FromConfig(_config, _split, start, batchSize);
         while (loader.Next() is { } batch)
             yield return (Encode(batch.Images), batch.Labels, loader.Position);
     }

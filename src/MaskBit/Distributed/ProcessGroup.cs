@@ -127,6 +127,36 @@ public sealed unsafe class ProcessGroup
         foreach (var t in tensors) Broadcast(t);
     }
 
+    /// <summary>
+    /// The sum of <paramref name="t"/> over the processes, as autograd differentiates it: forward, every process gets the
+    /// sum; backward, what reaches each process's <paramref name="t"/> is the sum of every process's gradient of the
+    /// result. A statistic of the global batch made so (an average probability, a mean logit) gives every process the
+    /// one-process loss and, once gradients are averaged, the one-process gradient. A group of one returns
+    /// <paramref name="t"/> itself.
+    /// </summary>
+    public Tensor Sum(Tensor t) => _mpi is null ? t : SumFunction.apply(t, this);
+
+    sealed class SumFunction : torch.autograd.SingleTensorFunction<SumFunction>
+    {
+        public override string Name => "ProcessGroupSum";
+
+        public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
+        {
+            var group = (ProcessGroup)vars[1];
+            ctx.save_data("group", group);
+            var sum = ((Tensor)vars[0]).detach().clone();
+            group.AllReduceSum(sum);
+            return sum;
+        }
+
+        public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            var grad = gradOutput.clone();
+            ((ProcessGroup)ctx.get_data("group")).AllReduceSum(grad);
+            return [grad, null!]; // TorchSharp counts every argument of apply, the group too (it has no gradient)
+        }
+    }
+
     /// <summary>Sums the values over the processes (metrics, counts), in place.</summary>
     public void AllReduceSum(double[] values)
     {

@@ -54,7 +54,7 @@ public sealed class LookupFreeQuantizer : Quantizer
         {
             // affinity = 2 z·c = ||z||² + ||c||² - ||z - c||² - const: a softmax over it is one over -distance².
             var d = einsum("bhwc,nc->bhwn", z, codebook).mul(Const(-2));
-            (perSample, avg) = QuantizerUtils.EntropyLoss(d.mul(Const(-1)), _entropyLossTemperature, _entropyGamma);
+            (perSample, avg) = QuantizerUtils.EntropyLoss(d.mul(Const(-1)), _entropyLossTemperature, _entropyGamma, BatchGroup);
             entropy = (perSample - avg).mul(Const(_entropyLossWeight));
         }
         // Straight-through estimator, computed literally so values match the original to the ulp.

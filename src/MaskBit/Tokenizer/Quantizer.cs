@@ -1,3 +1,4 @@
+using MaskBit.Distributed;
 using static TorchSharp.torch.nn;
 
 namespace MaskBit.Tokenizer;
@@ -18,6 +19,10 @@ public abstract class Quantizer : Module<Tensor, QuantizerResult>
 {
     protected Quantizer(string name) : base(name) { }
 
+    /// <summary>The processes whose rows together form the batch the entropy's average probability is taken over
+    /// (data-parallel training); one process by default. Not a module field: no state-dict key.</summary>
+    public ProcessGroup BatchGroup { get; set; } = ProcessGroup.Single;
+
     /// <summary>Latent width C (bits for LFQ, embedding dim for VQ).</summary>
     public abstract int TokenSize { get; }
     /// <summary>Number of distinct tokens.</summary>
@@ -37,11 +42,14 @@ public static class QuantizerUtils
     /// <c>entropy_loss_fn</c>: affinity [..., K] / temperature -> p = softmax; returns
     /// (per_sample_entropy = -mean_N sum_k p log p, gamma * avg_entropy = -gamma * sum_k avg_p log avg_p).
     /// </summary>
-    public static (Tensor perSample, Tensor average) EntropyLoss(Tensor affinity, double temperature, double entropyGamma = 1.0)
+    public static (Tensor perSample, Tensor average) EntropyLoss(Tensor affinity, double temperature, double entropyGamma = 1.0,
+        ProcessGroup? group = null)
     {
         var flat = affinity.reshape(-1, affinity.shape[^1]).div(Const(temperature));
         var p = flat.softmax(-1);
-        var avgP = p.mean([0]);
+        // The average over the global batch: every process's rows (equal counts), summed through autograd.
+        using var rows = ((double)flat.shape[0] * (group?.Size ?? 1)).ToScalar();
+        var avgP = group is { IsDistributed: true } ? group.Sum(p.sum([0])).div(rows) : p.mean([0]);
         var perSample = -(p * ClampLog(p)).sum(-1).mean();
         var avg = (-avgP * ClampLog(avgP)).sum();
         return (perSample, avg.mul(Const(entropyGamma)));

@@ -51,7 +51,7 @@ public sealed class SimpleVectorizer : Quantizer
         var avg = zeros(Array.Empty<long>(), device: z.device);
         if (_entropyLossWeight != 0.0 && training)
         {
-            (perSample, avg) = QuantizerUtils.EntropyLoss(d.mul(Const(-1)), _entropyLossTemperature, _entropyGamma);
+            (perSample, avg) = QuantizerUtils.EntropyLoss(d.mul(Const(-1)), _entropyLossTemperature, _entropyGamma, BatchGroup);
             entropy = (perSample - avg).mul(Const(_entropyLossWeight));
         }
         var quantized = z.add((zq - z).detach(), One).permute(0, 3, 1, 2).contiguous();

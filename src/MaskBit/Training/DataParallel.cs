@@ -39,11 +39,12 @@ public static class DataParallel
     /// optimizer steps keep them: a 64-bit FNV-1a hash of their bytes, compared through a sum over the processes. A
     /// process that drifted is an error naming the step, not a silent divergence.
     /// </summary>
-    public static void CheckInSync(ProcessGroup group, nn.Module model, Ema? ema, long step)
+    /// <param name="more">Further state to compare (the discriminator and its buffers).</param>
+    public static void CheckInSync(ProcessGroup group, nn.Module model, Ema? ema, long step, IEnumerable<Tensor>? more = null)
     {
         if (!group.IsDistributed) return;
         ulong hash = 14695981039346656037UL;
-        foreach (var t in model.parameters().Select(p => (Tensor)p).Concat(ema?.Shadows.Select(kv => kv.Value) ?? []))
+        foreach (var t in model.parameters().Select(p => (Tensor)p).Concat(ema?.Shadows.Select(kv => kv.Value) ?? []).Concat(more ?? []))
         {
             using var host = t.detach().cpu().contiguous();
             foreach (byte b in host.bytes) hash = unchecked((hash ^ b) * 1099511628211UL);

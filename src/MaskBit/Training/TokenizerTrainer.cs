@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MaskBit.Config;
 using MaskBit.Data;
+using MaskBit.Distributed;
 using MaskBit.Evaluation;
 using MaskBit.Imaging;
 using MaskBit.Networks;
@@ -24,12 +25,14 @@ public static class TokenizerTrainer
         var experiment = config.Experiment ?? throw new ConfigException("experiment: missing (it names the run)");
         var training = config.Training ?? new TrainingConfig();
         var device = options.Device ?? CPU;
+        var group = ProcessGroup.World;
+        int globalBatch = training.PerGpuBatchSize * group.Size;
         // Everything that can be wrong with the inputs fails here, before the first step.
         var perceptual = Perceptual(config.Losses ?? throw new ConfigException("losses: missing"), options.PerceptualWeights, device);
         ImageTransform.FromConfig(config.Dataset?.Preprocessing ?? new(), train: true);
         var dataset = Datasets.FromConfig(config, DataSplit.Train);
-        if (dataset.Count < training.PerGpuBatchSize)
-            throw new ConfigException($"dataset.params.train_shards_path_or_url: {dataset.Source} has {dataset.Count} images, fewer than one batch of {training.PerGpuBatchSize}");
+        if (dataset.Count < globalBatch)
+            throw new ConfigException($"dataset.params.train_shards_path_or_url: {dataset.Source} has {dataset.Count} images, fewer than one batch of {globalBatch}");
         RunFolder.CheckStartFiles(experiment);
         using var run = new RunFolder(options.OutputDir, config);
         void Log(string message)
@@ -37,13 +40,17 @@ public static class TokenizerTrainer
             // Written whether or not anyone listens (?. would skip the argument too); null in ranks other than 0.
             if (run.Log(message) is { } line) options.OnLog?.Invoke(line);
         }
-        using var state = new TokenizerTraining(config, perceptual, device);
+        using var state = new TokenizerTraining(config, perceptual, device, group);
 
         var position = run.Start(experiment, state.LoadWeights, state.Load, Log);
-        using var loader = Data.DataLoader.FromConfig(config, DataSplit.Train, position);
+        DataParallel.BroadcastState(group, state.Model, state.Ema);
+        group.Broadcast(state.Loss.TrainableState.Select(kv => kv.Value)); // the discriminator and LeCam's buffers
+        // Every process reads its rows of the global batch; the order and augmentation are one process's.
+        var loaderConfig = config with { Training = training with { Seed = DataParallel.SharedSeed(training.Seed, group) } };
+        using var loader = Data.DataLoader.FromConfig(loaderConfig, DataSplit.Train, position, globalBatch, new Shard(group.Rank, group.Size));
         long maxSteps = Math.Min(training.MaxTrainSteps, options.StopAtStep ?? long.MaxValue);
         Log($"training {Params(state.Model):N0}-parameter tokenizer{(config.Model!.VqModel!.FinetuneDecoder ? " (decoder only: finetune_decoder)" : "")} from step {state.GlobalStep} to {maxSteps}; " +
-            $"{loader.Dataset.Count:N0} training images, batch {training.PerGpuBatchSize} x {training.GradientAccumulationSteps}");
+            $"{loader.Dataset.Count:N0} training images, batch {DataParallel.DescribeBatch(training.PerGpuBatchSize, group)} x {training.GradientAccumulationSteps}");
 
         var clock = Stopwatch.StartNew();
         long imagesSinceLog = 0;
@@ -68,12 +75,15 @@ public static class TokenizerTrainer
                 clock.Restart();
                 imagesSinceLog = 0;
             }
-            if (step % experiment.GenerateEvery == 0)
+            if (step % experiment.GenerateEvery == 0 && run.Writes)
                 Ema.WithShadowWeights(state.Ema, () => SaveReconstructions(state, run, batches[0], training.NumGeneratedImages, step, device));
-            if (step % experiment.EvalEvery == 0)
+            if (step % experiment.EvalEvery == 0 && run.Writes)
                 Ema.WithShadowWeights(state.Ema, () => Evaluate(config, state, run, step, device, Log));
             if (step % experiment.SaveEvery == 0 || step == maxSteps)
+            {
+                DataParallel.CheckInSync(group, state.Model, state.Ema, step, state.Loss.TrainableState.Select(kv => kv.Value));
                 Save(run, state, loader.Position, Log);
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 using MaskBit.Config;
+using MaskBit.Distributed;
 using MaskBit.Interop;
 using MaskBit.Tokenizer;
 using static TorchSharp.torch.nn;
@@ -26,10 +27,14 @@ public sealed class TokenizerTraining : IDisposable
 
     readonly LossesConfig _losses;
     readonly TrainingConfig _training;
+    readonly ProcessGroup _group;
 
     /// <param name="perceptual">The frozen perceptual network (<c>losses.perceptual_loss</c>), or null to train without it.</param>
-    public TokenizerTraining(ExperimentConfig config, Module<Tensor, Tensor, Tensor>? perceptual = null, Device? device = null)
+    /// <param name="group">The processes that train together, each on its rows of every batch (data parallelism): the
+    /// batch statistics of the losses are taken over all rows, gradients and logged values averaged. One by default.</param>
+    public TokenizerTraining(ExperimentConfig config, Module<Tensor, Tensor, Tensor>? perceptual = null, Device? device = null, ProcessGroup? group = null)
     {
+        _group = group ?? ProcessGroup.Single;
         Config = config;
         var vq = config.Model?.VqModel ?? throw new ConfigException("model.vq_model: missing (a tokenizer config is needed)");
         var disc = config.Model.Discriminator ?? throw new ConfigException("model.discriminator: missing (tokenizer training needs one)");
@@ -40,7 +45,8 @@ public sealed class TokenizerTraining : IDisposable
 
         if (_training.Seed is int seed) manual_seed(seed);
         Model = new ConvVqModel(vq);
-        Loss = new VqganLoss(disc, _losses, perceptual);
+        Loss = new VqganLoss(disc, _losses, perceptual) { BatchGroup = _group };
+        Model.Quantize.BatchGroup = _group;
         if (device is not null) { Model.to(device); Loss.to(device); }
         Model.train();
 
@@ -79,7 +85,7 @@ public sealed class TokenizerTraining : IDisposable
             Add("gen.", terms);
             reconstructions.Add(decoded.detach());
         }
-        logs["grad_norm"] = Clip(Optimizer);
+        logs["grad_norm"] = Clip(Optimizer); // after the average over the processes
         logs["lr"] = Schedule.LearningRate(GlobalStep);
         Optimizer.Step(logs["lr"]);
         Optimizer.ZeroGrad();
@@ -99,12 +105,25 @@ public sealed class TokenizerTraining : IDisposable
         }
         Ema?.Step();
         GlobalStep++;
+        AverageTerms(logs);
         return logs;
     }
 
+    // The loss terms as means over the processes (each a mean over its equal rows); rates and norms are alike already.
+    void AverageTerms(Dictionary<string, double> logs)
+    {
+        if (!_group.IsDistributed) return;
+        var keys = logs.Keys.Where(k => k.StartsWith("gen.", StringComparison.Ordinal) || k.StartsWith("disc.", StringComparison.Ordinal)).ToList();
+        var values = keys.Select(k => logs[k]).ToArray();
+        _group.AllReduceSum(values);
+        for (int i = 0; i < keys.Count; i++) logs[keys[i]] = values[i] / _group.Size;
+    }
+
+    // Gradients averaged over the processes (flat buckets, after the last micro-batch), then clipped.
     double Clip(AdamW optimizer)
     {
-        var parameters = optimizer.Parameters.Select(p => p.Param);
+        var parameters = optimizer.Parameters.Select(p => p.Param).ToList();
+        _group.AllReduceMean(parameters.Where(p => p.grad is not null).Select(p => p.grad!));
         return _training.MaxGradNorm is double max ? GradClip.ClipGradNorm(parameters, max) : GradClip.GradNorm(parameters);
     }
 

@@ -1,4 +1,5 @@
 using MaskBit.Config;
+using MaskBit.Distributed;
 using MaskBit.Tokenizer;
 using static TorchSharp.torch.nn;
 
@@ -48,6 +49,10 @@ public sealed class VqganLoss : Module
 
     public Discriminator Discriminator => discriminator;
 
+    /// <summary>The processes whose rows together form the batch (data-parallel training): LeCam's logit means and the
+    /// adaptive GAN weight's gradient norms are taken over all of them; one process by default. No state-dict key.</summary>
+    public ProcessGroup BatchGroup { get; set; } = ProcessGroup.Single;
+
     /// <summary>The discriminator's parameters (what its optimizer updates; the perceptual network is frozen).</summary>
     public IEnumerable<(string name, Parameter parameter)> DiscriminatorParameters =>
         discriminator.named_parameters().Select(p => ("discriminator." + p.name, p.parameter));
@@ -80,7 +85,7 @@ public sealed class VqganLoss : Module
             foreach (var p in discriminator.parameters()) p.requires_grad = false;
             gLoss = GanLosses.GeneratorLoss(_c.DiscriminatorLoss, discriminator.call(reconstructions));
             if (_c.DiscriminatorGradientPenalty == "adopt_weight")
-                dWeight = dWeight * AdaptiveWeight(rec.add(perceptual.mul(Const(_c.PerceptualWeight)), One), gLoss, lastLayer);
+                dWeight = dWeight * AdaptiveWeight(rec.add(perceptual.mul(Const(_c.PerceptualWeight)), One), gLoss, lastLayer, BatchGroup);
         }
 
         var quantizer = q.QuantizerLoss;
@@ -112,11 +117,21 @@ public sealed class VqganLoss : Module
         return (total, logs);
     }
 
+    // The mean over every process's rows (equal counts), differentiable; the local mean for one process.
+    Tensor GlobalMean(Tensor t)
+    {
+        if (!BatchGroup.IsDistributed) return t.mean();
+        using var size = ((double)BatchGroup.Size).ToScalar();
+        return BatchGroup.Sum(t.mean()).div(size);
+    }
+
     // VQGAN's adaptive weight: ||d nll / d last|| / (||d g / d last|| + 1e-4), clamped to [0, 1e4], detached.
-    static Tensor AdaptiveWeight(Tensor nll, Tensor gLoss, Parameter lastLayer)
+    // Across processes, each gradient is the average of theirs: the global batch's.
+    static Tensor AdaptiveWeight(Tensor nll, Tensor gLoss, Parameter lastLayer, ProcessGroup group)
     {
         var nllGrad = torch.autograd.grad([nll], [lastLayer], retain_graph: true)[0];
         var gGrad = torch.autograd.grad([gLoss], [lastLayer], retain_graph: true)[0];
+        group.AllReduceMean([nllGrad, gGrad]);
         return (nllGrad.norm() / gGrad.norm().add(Const(1e-4), One)).clamp(Const(0.0), Const(1e4)).detach();
     }
 
@@ -133,7 +148,7 @@ public sealed class VqganLoss : Module
         var lecam = zeros_like(loss);
         if (ema_real_logits_mean is not null && ema_fake_logits_mean is not null)
         {
-            var (realMean, fakeMean) = (logitsReal.mean(), logitsFake.mean());
+            var (realMean, fakeMean) = (GlobalMean(logitsReal), GlobalMean(logitsFake));
             lecam = GanLosses.LeCam(realMean, fakeMean, ema_real_logits_mean, ema_fake_logits_mean).mul(Const(_c.LecamRegularizationWeight));
             using var _ = no_grad();
             ema_real_logits_mean.mul_(Const(_c.EmaDecay)).add_(realMean.detach(), alpha: Const(1 - _c.EmaDecay));
