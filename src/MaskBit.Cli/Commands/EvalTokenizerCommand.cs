@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MaskBit.Distributed;
 using MaskBit.Evaluation;
 using Spectre.Console;
 using static TorchSharp.torch;
@@ -36,12 +37,14 @@ public static class EvalTokenizerCommand
             using var inception = weights.LoadInception(r, pipeline.Device);
             using var lpips = weights.LoadLpips(r, pipeline.Device);
             using var resnet18 = weights.LoadResNet18(r, pipeline.Device);
-            if (inception is null) Console.Error.WriteLine($"maskbit: note: rFID and Inception Score skipped: {EvalWeightOptions.InceptionMissing}");
-            if (lpips is null) Console.Error.WriteLine($"maskbit: note: LPIPS skipped: {weights.LpipsMissing(r)}");
-            if (resnet18 is null) Console.Error.WriteLine($"maskbit: note: FD_ResNet18 skipped: {EvalWeightOptions.ResNet18Missing}");
+            if (inception is null && ProcessGroup.World.IsMain) Console.Error.WriteLine($"maskbit: note: rFID and Inception Score skipped: {EvalWeightOptions.InceptionMissing}");
+            if (lpips is null && ProcessGroup.World.IsMain) Console.Error.WriteLine($"maskbit: note: LPIPS skipped: {weights.LpipsMissing(r)}");
+            if (resnet18 is null && ProcessGroup.World.IsMain) Console.Error.WriteLine($"maskbit: note: FD_ResNet18 skipped: {EvalWeightOptions.ResNet18Missing}");
 
             using var evaluator = new TokenizerEvaluator((int)pipeline.CodebookSize, inception, lpips, resnet18);
-            Progress.Run($"evaluating on {files.Count} image(s)", files.Count, advance => evaluator.Update(pipeline, files, n => advance(n)));
+            int mine = Shard.Of(ProcessGroup.World).Of(files).Count; // the bar: rank 0's part
+            Progress.Run($"evaluating on {files.Count} image(s)", mine, advance => evaluator.Update(pipeline, files, n => advance(n), ProcessGroup.World));
+            if (!ProcessGroup.World.IsMain) return 0; // rank 0 reports
             var result = evaluator.Result();
             var table = new Table().AddColumns("metric", "value");
             foreach (var (key, value) in result.Entries()) table.AddRow(key, value.ToString("G6", System.Globalization.CultureInfo.InvariantCulture));

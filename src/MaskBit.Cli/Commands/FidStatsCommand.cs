@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MaskBit.Distributed;
 using MaskBit.Evaluation;
 using static TorchSharp.torch;
 
@@ -36,8 +37,10 @@ public static class FidStatsCommand
             using var inception = resnet ? null : weights.RequireInception(r, dev);
             using var resnet18 = resnet ? weights.LoadResNet18(r, dev) ?? throw new FileNotFoundException(EvalWeightOptions.ResNet18Missing) : null;
             nn.Module features = resnet ? resnet18! : inception!;
-            using var stats = Progress.Run($"{(resnet ? "ResNet-18" : "Inception")} features of {files.Count} image(s)", files.Count, advance =>
-                ReferenceStatistics.Compute(files, features, size, bs, dev, n => advance(n)));
+            int mine = Shard.Of(ProcessGroup.World).Of(files).Count; // the bar: rank 0's part
+            using var stats = Progress.Run($"{(resnet ? "ResNet-18" : "Inception")} features of {files.Count} image(s)", mine, advance =>
+                ReferenceStatistics.Compute(files, features, size, bs, dev, n => advance(n), ProcessGroup.World));
+            if (!ProcessGroup.World.IsMain) return 0; // rank 0 writes
             stats.Save(r.GetValue(output)!.FullName);
             Console.WriteLine($"wrote {(resnet ? "FD_ResNet18" : "FID")} statistics of {files.Count} image(s) (mu [{stats.Dim}], sigma [{stats.Dim}, {stats.Dim}]) to {r.GetValue(output)!.FullName}");
             return 0;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MaskBit.Data;
+using MaskBit.Distributed;
 using MaskBit.Imaging;
 using static TorchSharp.torch;
 
@@ -37,9 +38,9 @@ public static class PretokenizeCommand
             {
                 int last = 0;
                 count = TokenCache.Write(r.GetValue(output)!.FullName, dataset, pipeline.Tokenizer, pipeline.ImageSize, interpolation,
-                    r.GetValue(flip), pipeline.Device, progress: done => { advance(done - last); last = done; });
+                    r.GetValue(flip), pipeline.Device, progress: done => { advance(done - last); last = done; }, group: ProcessGroup.World);
             });
-            Console.WriteLine($"wrote {count} token grids ({pipeline.TokenGridSize}x{pipeline.TokenGridSize}, codebook {pipeline.CodebookSize}) of {dataset.ClassNames.Count} classes to {r.GetValue(output)!.FullName}");
+            if (ProcessGroup.World.IsMain) Console.WriteLine($"wrote {count} token grids ({pipeline.TokenGridSize}x{pipeline.TokenGridSize}, codebook {pipeline.CodebookSize}) of {dataset.ClassNames.Count} classes to {r.GetValue(output)!.FullName}");
             return 0;
         });
         return cmd;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using MaskBit.Distributed;
 using MaskBit.Generation;
 using MaskBit.Imaging;
 using MaskBit.Interop;
@@ -49,17 +50,20 @@ public sealed class TokenCache : IDisposable
     /// <summary>
     /// Encodes every example of <paramref name="dataset"/> (the evaluation transform at <paramref name="resolution"/>;
     /// with <paramref name="flip"/> also each image mirrored) and writes the cache folder atomically; returns the count.
+    /// With a <paramref name="group"/> of N processes each encodes its part of every round of batches, and rank 0
+    /// writes the same cache one process writes.
     /// </summary>
     public static int Write(string folder, IImageDataset dataset, ITokenizer tokenizer, int resolution, Interpolation interpolation,
-        bool flip, Device device, int batchSize = 64, Action<int>? progress = null)
+        bool flip, Device device, int batchSize = 64, Action<int>? progress = null, ProcessGroup? group = null)
     {
+        group ??= ProcessGroup.Single;
         if (dataset.Count == 0) throw new ArgumentException($"{dataset.Source}: the data set is empty");
         var full = Path.GetFullPath(folder);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
             throw new IOException($"{folder}: folder exists and is not empty (nothing is overwritten)");
-        int grid = resolution / tokenizer.DownsamplingFactor;
+        int grid = resolution / tokenizer.DownsamplingFactor, copies = flip ? 2 : 1;
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        Directory.CreateDirectory(temp);
+        if (group.IsMain) Directory.CreateDirectory(temp);
         try
         {
             var tokens = new List<Tensor>();
@@ -81,27 +85,45 @@ public sealed class TokenCache : IDisposable
                     labels.RemoveRange(0, n);
                 }
             }
-            for (int start = 0; start < dataset.Count; start += batchSize)
+            // Rounds of batches: each process encodes its batches of a round into the round's rows (a batch, then its
+            // mirror images), the rows are summed over the processes, and rank 0 keeps them: one process's order.
+            int round = batchSize * group.Size * 4;
+            for (int first = 0; first < dataset.Count; first += round)
             {
                 using var scope = NewDisposeScope();
-                var examples = Enumerable.Range(start, Math.Min(batchSize, dataset.Count - start)).Select(dataset.Get).ToList();
-                var images = stack(examples.Select(e => Images.EvalTransform(e.Image, resolution, interpolation))).to(device); // [B, 3, S, S]
-                using (no_grad())
+                int inRound = Math.Min(round, dataset.Count - first), batches = (inRound + batchSize - 1) / batchSize;
+                var roundTokens = zeros([inRound * copies, grid * grid], int64);
+                var roundLabels = zeros([inRound * copies], int64);
+                var (b0, b1) = Shard.Of(group).Range(batches);
+                for (long b = b0; b < b1; b++)
                 {
-                    tokens.Add(tokenizer.Tokenize(images).cpu().DetachFromDisposeScope());
-                    labels.AddRange(examples.Select(e => (long)e.Label));
-                    if (flip)
-                    {
-                        tokens.Add(tokenizer.Tokenize(images.flip(3)).cpu().DetachFromDisposeScope());
-                        labels.AddRange(examples.Select(e => (long)e.Label));
-                    }
+                    int start = first + (int)b * batchSize, n = Math.Min(batchSize, first + inRound - start), row = (int)b * batchSize * copies;
+                    var examples = Enumerable.Range(start, n).Select(dataset.Get).ToList();
+                    var images = stack(examples.Select(e => Images.EvalTransform(e.Image, resolution, interpolation))).to(device); // [B, 3, S, S]
+                    using var label = tensor(examples.Select(e => (long)e.Label).ToArray());
+                    using (no_grad())
+                        for (int c = 0; c < copies; c++)
+                        {
+                            roundTokens.narrow(0, row + c * n, n).copy_(tokenizer.Tokenize(c == 0 ? images : images.flip(3)).cpu());
+                            roundLabels.narrow(0, row + c * n, n).copy_(label);
+                        }
                 }
-                done += examples.Count;
+                group.AllReduceSum(roundTokens);
+                group.AllReduceSum(roundLabels);
+                done += inRound;
                 progress?.Invoke(done);
+                if (!group.IsMain) continue;
+                tokens.Add(roundTokens.DetachFromDisposeScope());
+                labels.AddRange(roundLabels.data<long>().ToArray());
                 Flush(last: false);
             }
+            int count = dataset.Count * copies;
+            if (!group.IsMain)
+            {
+                group.Barrier(); // rank 0 has written the folder
+                return count;
+            }
             Flush(last: true);
-            int count = dataset.Count * (flip ? 2 : 1);
             AtomicFile.WriteAllText(Path.Combine(temp, IndexFile), JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["format"] = "maskbit-token-cache", ["version"] = 1, ["count"] = count, ["shards"] = shard,
@@ -111,6 +133,7 @@ public sealed class TokenCache : IDisposable
             FileDigests.Write(temp);
             if (Directory.Exists(full)) Directory.Delete(full);
             Directory.Move(temp, full);
+            group.Barrier();
             return count;
         }
         finally

@@ -157,6 +157,15 @@ public sealed unsafe class ProcessGroup
         }
     }
 
+    /// <summary>The sum of a count over the processes.</summary>
+    public long Sum(long value)
+    {
+        if (_mpi is null) return value;
+        using var t = tensor(new[] { value });
+        AllReduceSum(t);
+        return t.item<long>();
+    }
+
     /// <summary>Sums the values over the processes (metrics, counts), in place.</summary>
     public void AllReduceSum(double[] values)
     {

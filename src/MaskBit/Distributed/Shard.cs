@@ -16,5 +16,15 @@ public readonly record struct Shard(int Index, int Count)
     /// <summary>This shard's items [start, end) of <paramref name="total"/>.</summary>
     public (long Start, long End) Range(long total) => (total * Index / Count, total * (Index + 1) / Count);
 
+    /// <summary>This shard's items of <paramref name="items"/>.</summary>
+    public IReadOnlyList<T> Of<T>(IReadOnlyList<T> items)
+    {
+        var (start, end) = Range(items.Count);
+        return items.Skip((int)start).Take((int)(end - start)).ToList();
+    }
+
+    /// <summary>Rank r of N's shard, r/N.</summary>
+    public static Shard Of(ProcessGroup group) => new(group.Rank, group.Size);
+
     public override string ToString() => $"{Index}/{Count}";
 }

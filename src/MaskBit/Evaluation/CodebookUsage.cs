@@ -1,3 +1,5 @@
+using MaskBit.Distributed;
+
 namespace MaskBit.Evaluation;
 
 /// <summary>
@@ -28,6 +30,9 @@ public sealed class CodebookUsage
             throw new ArgumentException($"codebook index out of range [0, {NumEntries}): got values in [{min}, {max}]");
         _counts.add_(torch.bincount(flat, minlength: NumEntries).to(float64), One);
     }
+
+    /// <summary>Every process's counts, summed.</summary>
+    public void AllReduce(ProcessGroup group) => group.AllReduceSum(_counts);
 
     public double Usage => _counts.count_nonzero().item<long>() / (double)NumEntries;
 

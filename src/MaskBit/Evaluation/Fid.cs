@@ -1,3 +1,5 @@
+using MaskBit.Distributed;
+
 namespace MaskBit.Evaluation;
 
 /// <summary>
@@ -55,6 +57,14 @@ public sealed class FeatureMoments : IDisposable
     }
 
     public long Dim => Sum.shape[0];
+
+    /// <summary>Every process's sums, summed (each process then holds the whole set's).</summary>
+    public void AllReduce(ProcessGroup group)
+    {
+        group.AllReduceSum(Sum);
+        group.AllReduceSum(SumOuter);
+        Count = group.Sum(Count);
+    }
 
     /// <summary>Adds a batch of features [B, D] (converted to float64).</summary>
     public void Add(Tensor features)

@@ -1,3 +1,5 @@
+using MaskBit.Distributed;
+
 namespace MaskBit.Evaluation;
 
 /// <summary>
@@ -45,6 +47,14 @@ public sealed class InceptionScore : IDisposable
         ProbSum.add_(other.ProbSum, One);
         KlSum.add_(other.KlSum, One);
         Count += other.Count;
+    }
+
+    /// <summary>Every process's sums, summed (each process then holds the whole set's).</summary>
+    public void AllReduce(ProcessGroup group)
+    {
+        group.AllReduceSum(ProbSum);
+        group.AllReduceSum(KlSum);
+        Count = group.Sum(Count);
     }
 
     public double Result()

@@ -1,3 +1,4 @@
+using MaskBit.Distributed;
 using MaskBit.Imaging;
 using MaskBit.Networks;
 
@@ -15,11 +16,14 @@ public static class ReferenceStatistics
     /// <param name="network">The Inception network or the ResNet-18 (exactly one).</param>
     /// <param name="size">Resize the shorter side (bilinear) and centre crop to this size first; null: the images as they are.</param>
     /// <param name="onImages">After each batch, with its size.</param>
-    public static FidStatistics Compute(IReadOnlyList<string> files, nn.Module network, int? size, int batchSize, Device device, Action<int>? onImages = null)
+    /// <param name="group">N processes: each embeds its part of the files, and every one returns the statistics of all.</param>
+    public static FidStatistics Compute(IReadOnlyList<string> files, nn.Module network, int? size, int batchSize, Device device,
+        Action<int>? onImages = null, ProcessGroup? group = null)
     {
+        group ??= ProcessGroup.Single;
         if (network is not (InceptionV3 or ResNet18Cntk)) throw new ArgumentException($"reference statistics need the Inception or the ResNet-18, got {network.GetType().Name}");
         using var moments = new FeatureMoments(network is ResNet18Cntk ? ResNet18Cntk.FeatureDim : 2048);
-        foreach (var chunk in files.Chunk(batchSize))
+        foreach (var chunk in Shard.Of(group).Of(files).Chunk(batchSize))
         {
             using var scope = NewDisposeScope();
             var images = chunk.Select(Images.Read).Select(im => (size is int s
@@ -36,6 +40,7 @@ public static class ReferenceStatistics
             }
             onImages?.Invoke(chunk.Length);
         }
+        moments.AllReduce(group);
         return moments.Statistics();
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MaskBit.Distributed;
 using MaskBit.Networks;
 using MaskBit.Pipeline;
 using MaskBit.Training.Losses;
@@ -57,11 +58,13 @@ public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? ince
     /// <summary>
     /// The original's <c>eval_tokenizer.py</c> loop (fidelity 7.5): <paramref name="files"/> in batches of the pipeline's
     /// <see cref="MaskBitPipeline.BatchSize"/>, each read with its evaluation transform, reconstructed and added;
-    /// <paramref name="onImages"/> after each batch with its size.
+    /// <paramref name="onImages"/> after each batch with its size. With a <paramref name="group"/> of N processes each
+    /// evaluates its part of the files and every one ends with the sums of all (<see cref="AllReduce"/>).
     /// </summary>
-    public void Update(MaskBitPipeline pipeline, IReadOnlyList<string> files, Action<int>? onImages = null)
+    public void Update(MaskBitPipeline pipeline, IReadOnlyList<string> files, Action<int>? onImages = null, ProcessGroup? group = null)
     {
-        foreach (var chunk in files.Chunk(pipeline.BatchSize))
+        group ??= ProcessGroup.Single;
+        foreach (var chunk in Shard.Of(group).Of(files).Chunk(pipeline.BatchSize))
         {
             using var scope = NewDisposeScope();
             var real = pipeline.ReadImages(chunk);
@@ -69,6 +72,7 @@ public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? ince
             Update(real.to(pipeline.Device), fake.to(pipeline.Device), tokens);
             onImages?.Invoke(chunk.Length);
         }
+        AllReduce(group);
     }
 
     /// <summary>
@@ -103,6 +107,19 @@ public sealed class TokenizerEvaluator(int numCodebookEntries, InceptionV3? ince
         }
         _codebook.Update(indices);
         NumExamples += real.shape[0];
+    }
+
+    /// <summary>Every process's sums, summed: after it each process holds the evaluation of all their images (each
+    /// process evaluates its part of the files).</summary>
+    public void AllReduce(ProcessGroup group)
+    {
+        if (!group.IsDistributed) return;
+        double[] sums = [_mae, _mse, _psnr, _ssim, _lpips, NumExamples];
+        group.AllReduceSum(sums);
+        (_mae, _mse, _psnr, _ssim, _lpips, NumExamples) = (sums[0], sums[1], sums[2], sums[3], sums[4], (long)sums[5]);
+        foreach (var m in new[] { _real, _fake, _real18, _fake18 }) m?.AllReduce(group);
+        _is?.AllReduce(group);
+        _codebook.AllReduce(group);
     }
 
     public TokenizerEvaluation Result()
