@@ -46,6 +46,7 @@ public static class BenchCommand
                 : r.GetValue(trainGenerator) ? TrainingBenchmark.Generator(cfg, name, dev, b, n)
                 : r.GetValue(checkpointIo) ? CheckpointIoBenchmark.Run(cfg)
                 : GenerationBenchmark.Run(cfg, name, dev, b, n, reps, curve);
+            if (!MaskBit.Distributed.ProcessGroup.World.IsMain) return 0; // rank 0 reports
             var table = new Table().AddColumns(report.Columns.Select(Markup.Escape).ToArray());
             foreach (var row in report.Rows) table.AddRow(row.Select(Markup.Escape).ToArray());
             AnsiConsole.Write(table);
