@@ -23,6 +23,30 @@ public static class MpiRunner
         return Start(launcher, mpirunArgs, env);
     }
 
+    /// <summary>Launches the ranks and kills the whole job (SIGKILL, every process) as soon as
+    /// <paramref name="killWhen"/> holds; true when it was killed, false when it ended first.</summary>
+    public static bool RunAndKill(int ranks, string[] args, Func<bool> killWhen)
+    {
+        var launcher = Mpirun ?? throw new InvalidOperationException("mpirun not found");
+        var start = new ProcessStartInfo(launcher) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), Maskbit, .. args]) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        var clock = Stopwatch.StartNew();
+        while (!process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            if (killWhen())
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+                return true;
+            }
+            Thread.Sleep(20);
+        }
+        return false;
+    }
+
     /// <summary>One plain process (no launcher): the reference the ranks are compared with.</summary>
     public static (int Code, string Stdout, string Stderr) RunSingle(string[] args, IDictionary<string, string>? env = null) => Start(Maskbit, args, env);
 
