@@ -36,16 +36,8 @@ sealed class SamplingFlags
     /// <summary>The settings to sample with: the preset or <paramref name="modelDefaults"/>, overridden by each flag given.</summary>
     public SamplingOptions Resolve(ParseResult r, SamplingOptions modelDefaults)
     {
-        var b = Preset(r) ?? modelDefaults;
-        return (b with
-        {
-            NumSteps = r.GetValue(_steps) ?? b.NumSteps,
-            GuidanceScale = r.GetValue(_guidance) ?? b.GuidanceScale,
-            GuidanceAnnealing = r.GetValue(_annealing) ?? b.GuidanceAnnealing,
-            ScalePow = r.GetValue(_scalePow) ?? b.ScalePow,
-            RandomizeTemperature = r.GetValue(_temperature) ?? b.RandomizeTemperature,
-            SoftmaxTemperature = r.GetValue(_softmaxTemperature) ?? b.SoftmaxTemperature,
-            GenMaskScheduleStrategy = r.GetValue(_schedule) ?? b.GenMaskScheduleStrategy,
-        }).Validate();
+        Preset(r);
+        return new SamplingOverrides(r.GetValue(_preset), r.GetValue(_steps), r.GetValue(_guidance), r.GetValue(_annealing),
+            r.GetValue(_scalePow), r.GetValue(_temperature), r.GetValue(_softmaxTemperature), r.GetValue(_schedule)).Apply(modelDefaults);
     }
 }

@@ -38,7 +38,7 @@ public static class BitFlips
         int g = pipeline.TokenGridSize;
         if (region is not null) EditCore.CheckGrid(pipeline, region);
         using var scope = NewDisposeScope();
-        var flipped = Flip(pipeline.Tokenize(images).view(-1, g, g), bits, EditCore.TokenBits(pipeline), region); // [B, g, g]
+        var flipped = Flip(pipeline.Tokenize(images).view(-1, g, g), bits, pipeline.TokenBits, region); // [B, g, g]
         return new EditResult(pipeline.Detokenize(flipped).MoveToOuterDisposeScope(), flipped.MoveToOuterDisposeScope(), region ?? TokenMask.Full(g, g));
     }
 
@@ -49,7 +49,7 @@ public static class BitFlips
     public static EditResult BitSweep(this MaskBitPipeline pipeline, Tensor image, TokenMask? region = null)
     {
         EditCore.CheckImages(pipeline, image, "image", single: true);
-        int g = pipeline.TokenGridSize, k = EditCore.TokenBits(pipeline);
+        int g = pipeline.TokenGridSize, k = pipeline.TokenBits;
         if (region is not null) EditCore.CheckGrid(pipeline, region);
         using var scope = NewDisposeScope();
         var tokens = pipeline.Tokenize(image).view(1, g, g);

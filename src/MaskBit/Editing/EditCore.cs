@@ -6,9 +6,6 @@ namespace MaskBit.Editing;
 /// <summary>Checks and the generator-driven token resampling the editing operations share.</summary>
 static class EditCore
 {
-    /// <summary>Bits per token: log2 of the codebook size.</summary>
-    public static int TokenBits(MaskBitPipeline pipeline) => System.Numerics.BitOperations.Log2((ulong)pipeline.CodebookSize);
-
     /// <summary>Throws unless images is [B, 3, S, S] with S the model's image size (and B = 1 when <paramref name="single"/>).</summary>
     public static void CheckImages(MaskBitPipeline pipeline, Tensor images, string name = "images", bool single = false)
     {

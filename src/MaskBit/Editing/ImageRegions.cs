@@ -21,7 +21,7 @@ public readonly record struct PixelBox(int X0, int Y0, int X1, int Y1)
 
 /// <summary>
 /// Token masks from regions of an image file: a mask picture or a box in the file's own pixels goes through the same
-/// resize and centre crop as the image (<see cref="MaskBitPipeline.ReadImages"/>, nearest-neighbour), then each token
+/// resize and centre crop as the image (<see cref="MaskBitPipeline.ReadImages(IEnumerable{string})"/>, nearest-neighbour), then each token
 /// whose f x f patch holds a set pixel (channel mean &gt;= 0.5) is covered.
 /// </summary>
 public static class ImageRegions

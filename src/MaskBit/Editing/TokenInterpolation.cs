@@ -51,7 +51,7 @@ public static class TokenInterpolation
         using var scope = NewDisposeScope();
         var a = pipeline.Tokenize(from)[0];                                                 // [g*g]
         var b = pipeline.Tokenize(to)[0];
-        var path = HammingPath(a, b, EditCore.TokenBits(pipeline), points, seed).view(points, g, g);
+        var path = HammingPath(a, b, pipeline.TokenBits, points, seed).view(points, g, g);
         var differs = new TokenMask(g, g, a.ne(b).data<bool>().ToArray());
         return new EditResult(pipeline.Detokenize(path).MoveToOuterDisposeScope(), path.MoveToOuterDisposeScope(), differs);
     }

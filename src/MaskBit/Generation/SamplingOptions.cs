@@ -70,3 +70,28 @@ public sealed record SamplingOptions
     public static SamplingOptions Preset(string name) => Presets.TryGetValue(name, out var o) ? o
         : throw new ArgumentException($"unknown sampling preset '{name}' (presets: {string.Join(", ", Presets.Keys)})");
 }
+
+/// <summary>
+/// What a caller asks of the sampler on top of a model's settings (CLI flags, a server request): a preset replaces the
+/// settings, then each knob given replaces its value. Null means "not given".
+/// </summary>
+public sealed record SamplingOverrides(string? Preset = null, int? NumSteps = null, double? GuidanceScale = null,
+    string? GuidanceAnnealing = null, double? ScalePow = null, double? RandomizeTemperature = null,
+    double? SoftmaxTemperature = null, string? GenMaskScheduleStrategy = null)
+{
+    /// <summary>The settings to sample with, validated: the preset or <paramref name="modelDefaults"/>, then each knob given.</summary>
+    public SamplingOptions Apply(SamplingOptions modelDefaults)
+    {
+        var b = Preset is null ? modelDefaults : SamplingOptions.Preset(Preset);
+        return (b with
+        {
+            NumSteps = NumSteps ?? b.NumSteps,
+            GuidanceScale = GuidanceScale ?? b.GuidanceScale,
+            GuidanceAnnealing = GuidanceAnnealing ?? b.GuidanceAnnealing,
+            ScalePow = ScalePow ?? b.ScalePow,
+            RandomizeTemperature = RandomizeTemperature ?? b.RandomizeTemperature,
+            SoftmaxTemperature = SoftmaxTemperature ?? b.SoftmaxTemperature,
+            GenMaskScheduleStrategy = GenMaskScheduleStrategy ?? b.GenMaskScheduleStrategy,
+        }).Validate();
+    }
+}

@@ -19,11 +19,15 @@ public static class Images
 
     /// <summary>Decodes any format SkiaSharp reads (PNG, JPEG, WebP, BMP, GIF first frame, ...) to RGB;
     /// alpha is dropped, not composited, as PIL's <c>convert('RGB')</c> does. <paramref name="source"/> names the data in errors.</summary>
-    public static RgbImage Decode(byte[] data, string source)
+    /// <param name="maxPixels">Larger images are refused from their header, before any pixel is decoded (a small file
+    /// can claim a huge canvas).</param>
+    public static RgbImage Decode(byte[] data, string source, long maxPixels = long.MaxValue)
     {
         using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new InvalidDataException($"cannot decode image {source}: not an image format SkiaSharp reads");
+        if ((long)codec.Info.Width * codec.Info.Height > maxPixels)
+            throw new InvalidDataException($"image {source} is {codec.Info.Width}x{codec.Info.Height}: more than the {maxPixels:N0} pixels accepted");
         // Unpremultiplied RGBA so colour values stay those of the file whatever the alpha; no colour-space
         // conversion (PIL ignores embedded profiles too).
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
@@ -94,8 +98,7 @@ public static class Images
     /// placed edge to edge as the original's image strips (<c>rearrange(..., "c (l1 h) (l2 w)")</c> or <c>torch.cat</c>
     /// along the width, no padding). A row shorter than the longest is filled out with black.
     /// </summary>
-    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows) =>
-        SaveGrid(path, rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(RgbImage.FromTensor).ToList()).ToList());
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows) => Save(path, Grid(rows, path));
 
     /// <summary>The same grid from 8-bit images.</summary>
     public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<RgbImage>> cells) => Save(path, Grid(cells, path));
@@ -104,10 +107,25 @@ public static class Images
     /// A grid with a label left of each row (white <see cref="BitmapFont"/> text on black, at least 7 pixels high and
     /// growing with the cell size; labels longer than <see cref="MaxLabelLength"/> characters are cut).
     /// </summary>
-    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows, IReadOnlyList<string> labels)
+    public static void SaveGrid(string path, IReadOnlyList<IReadOnlyList<Tensor>> rows, IReadOnlyList<string> labels) =>
+        Save(path, Grid(rows, labels, path));
+
+    /// <summary>The grid of <see cref="SaveGrid(string, IReadOnlyList{IReadOnlyList{Tensor}})"/> in memory;
+    /// <paramref name="what"/> names it in errors.</summary>
+    public static RgbImage Grid(IReadOnlyList<IReadOnlyList<Tensor>> rows, string what = "the grid") => Grid(ToBytes(rows), what);
+
+    /// <summary>The labelled grid of <see cref="SaveGrid(string, IReadOnlyList{IReadOnlyList{Tensor}}, IReadOnlyList{string})"/> in memory.</summary>
+    public static RgbImage Grid(IReadOnlyList<IReadOnlyList<Tensor>> rows, IReadOnlyList<string> labels, string what = "the grid") =>
+        Grid(ToBytes(rows), labels, what);
+
+    static List<IReadOnlyList<RgbImage>> ToBytes(IReadOnlyList<IReadOnlyList<Tensor>> rows) =>
+        rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(RgbImage.FromTensor).ToList()).ToList();
+
+    /// <summary>The same labelled grid from 8-bit images.</summary>
+    public static RgbImage Grid(IReadOnlyList<IReadOnlyList<RgbImage>> rows, IReadOnlyList<string> labels, string what = "the grid")
     {
-        if (labels.Count != rows.Count) throw new ArgumentException($"{labels.Count} labels for the {rows.Count} rows of {path}");
-        var grid = Grid(rows.Select(r => (IReadOnlyList<RgbImage>)r.Select(RgbImage.FromTensor).ToList()).ToList(), path);
+        if (labels.Count != rows.Count) throw new ArgumentException($"{labels.Count} labels for the {rows.Count} rows of {what}");
+        var grid = Grid(rows, what);
         int rowHeight = grid.Height / rows.Count, scale = Math.Max(1, rowHeight / 32), pad = 2 * scale;
         var texts = labels.Select(l => l.Length > MaxLabelLength ? l[..MaxLabelLength] : l).ToList();
         int margin = texts.Max(t => BitmapFont.Measure(t, scale)) + 2 * pad, width = margin + grid.Width;
@@ -116,16 +134,16 @@ public static class Images
             Array.Copy(grid.Pixels, y * grid.Width * 3, pixels, (y * width + margin) * 3, grid.Width * 3);
         for (int r = 0; r < texts.Count; r++)
             BitmapFont.Draw(pixels, width, pad, r * rowHeight + (rowHeight - BitmapFont.GlyphHeight * scale) / 2, texts[r], scale, (255, 255, 255));
-        Save(path, new RgbImage(width, grid.Height, pixels));
+        return new RgbImage(width, grid.Height, pixels);
     }
 
     /// <summary>Row labels are cut to this many characters.</summary>
     public const int MaxLabelLength = 20;
 
-    // The cells edge to edge, rows shorter than the longest filled out with black.
-    static RgbImage Grid(IReadOnlyList<IReadOnlyList<RgbImage>> cells, string path)
+    /// <summary>The cells edge to edge (see <see cref="SaveGrid(string, IReadOnlyList{IReadOnlyList{Tensor}})"/>); <paramref name="what"/> names it in errors.</summary>
+    public static RgbImage Grid(IReadOnlyList<IReadOnlyList<RgbImage>> cells, string what = "the grid")
     {
-        if (cells.Count == 0 || cells.All(r => r.Count == 0)) throw new ArgumentException($"no images to save to {path}");
+        if (cells.Count == 0 || cells.All(r => r.Count == 0)) throw new ArgumentException($"no images for {what}");
         var first = cells.First(r => r.Count > 0)[0];
         int w = first.Width, h = first.Height, cols = cells.Max(r => r.Count);
         int gridW = cols * w, gridH = cells.Count * h;

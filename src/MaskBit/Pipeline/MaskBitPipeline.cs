@@ -57,6 +57,8 @@ public sealed class MaskBitPipeline : IDisposable
     int _batchSize = 8;
 
     public long CodebookSize => Tokenizer.Quantize.CodebookSize;
+    /// <summary>Bits K per token (codebook size 2^K).</summary>
+    public int TokenBits => System.Numerics.BitOperations.Log2((ulong)CodebookSize);
     /// <summary>Side of the token grid: <see cref="ImageSize"/> / f.</summary>
     public int TokenGridSize => ImageSize / Tokenizer.DownsamplingFactor;
 
@@ -247,8 +249,11 @@ public sealed class MaskBitPipeline : IDisposable
     /// and the class of each, in request order, not decoded. With <see cref="ReleaseGenerator"/> and
     /// <see cref="Detokenize"/> after it, the generator's and the decoder's memory are never needed at the same time.
     /// </summary>
+    /// <param name="onPrediction">Sees every step's prediction of its batch: token grids [b, h*w] int64 on the CPU, every
+    /// token filled (the ones already fixed and this step's samples; the last step's is the result), valid during the call.</param>
     public (Tensor Tokens, IReadOnlyList<int> Labels) SampleTokens(IReadOnlyList<int> classes, int perClass = 1, SamplingOptions? options = null,
-        ulong seed = 42, int batchSize = 8, Action<GenerationProgress>? onProgress = null, CancellationToken cancellationToken = default)
+        ulong seed = 42, int batchSize = 8, Action<GenerationProgress>? onProgress = null, CancellationToken cancellationToken = default,
+        Action<GenerationProgress, Tensor>? onPrediction = null)
     {
         var generator = Generator ?? throw new InvalidOperationException("this pipeline has no generator (a tokenizer-only model, or ReleaseGenerator was called)");
         options = (options ?? Sampling).Validate();
@@ -273,7 +278,10 @@ public sealed class MaskBitPipeline : IDisposable
                 var result = sampler.Sample(chunk.Length, tensor(chunk.Select(c => (long)c).ToArray()), step =>
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    onProgress?.Invoke(new GenerationProgress(step.Index + 1, options.NumSteps, b + 1, chunks.Count));
+                    var progress = new GenerationProgress(step.Index + 1, options.NumSteps, b + 1, chunks.Count);
+                    onProgress?.Invoke(progress);
+                    if (onPrediction is not null)
+                        onPrediction(progress, Factorization.CombineToLong(step.Pred, 1 << generator.Bits, generator.Splits).cpu());
                 });
                 tokens.Add(result.Tokens.cpu().MoveToOuterDisposeScope());
             }
@@ -298,12 +306,19 @@ public sealed class MaskBitPipeline : IDisposable
 
     /// <summary>Image files as the model sees them: the original's evaluation transform (resize the shorter side,
     /// centre crop to <see cref="ImageSize"/>, the config's interpolation) -> [N, 3, S, S] in [0, 1] on the CPU.</summary>
-    public Tensor ReadImages(IEnumerable<string> files)
+    public Tensor ReadImages(IEnumerable<string> files) => ReadImages(files.Select(Images.Read));
+
+    /// <summary>Decoded images as the model sees them (as <see cref="ReadImages(IEnumerable{string})"/>) -> [N, 3, S, S].</summary>
+    public Tensor ReadImages(IEnumerable<RgbImage> images)
     {
-        var interpolation = Images.ParseInterpolation(Config.Dataset?.Preprocessing?.Interpolation ?? "bilinear");
         using var scope = NewDisposeScope();
-        return stack(files.Select(f => Images.EvalTransform(Images.Read(f), ImageSize, interpolation))).MoveToOuterDisposeScope();
+        return stack(images.Select(i => Images.EvalTransform(i, ImageSize, Interpolation))).MoveToOuterDisposeScope();
     }
+
+    /// <summary>A decoded image resized and centre-cropped as <see cref="ReadImages(IEnumerable{RgbImage})"/> does, still 8-bit: what every edit sees.</summary>
+    public RgbImage ModelView(RgbImage image) => Images.EvalCrop(image, ImageSize, Interpolation);
+
+    Interpolation Interpolation => Images.ParseInterpolation(Config.Dataset?.Preprocessing?.Interpolation ?? "bilinear");
 
     /// <summary>images [B, 3, H, W] in [0, 1] -> token indices [B, h*w] int64 (row-major), on the CPU.</summary>
     public Tensor Tokenize(Tensor images) => Batched(CheckImages(images), x => Tokenizer.Tokenize(x));
