@@ -3,7 +3,8 @@ using System.Diagnostics;
 
 namespace MaskBit.Server;
 
-/// <summary>What the queue has done since it started (<c>GET /api/health</c>).</summary>
+/// <summary>What the queue has done since it started (<c>GET /api/health</c>). Failed: jobs that ended in an error,
+/// bad input found on the model's thread (a mask of the wrong size) included.</summary>
 public readonly record struct QueueCounts(int Capacity, int Waiting, bool Running, long Completed, long Failed, long Cancelled,
     long TimedOut, long Rejected, double MeanSeconds);
 
